@@ -1,0 +1,42 @@
+# sentiment-rnn: every command a user or CI needs. `make help` lists them.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+DATA_DIR ?= ../shared/data
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export SENTIMENT_DATA_DIR ?= $(abspath $(DATA_DIR))
+
+.PHONY: help serve test lint typecheck train evaluate bench fuzz clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+$(VENV)/.runtime: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -c constraints.txt -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime
+	$(PIP) install -q -c constraints.txt -e '.[dev]'
+	touch $@
+
+serve: $(VENV)/.runtime  ## install and serve the shipped model on http://$(HOST):$(PORT)
+	SENTIMENT_HOST=$(HOST) SENTIMENT_PORT=$(PORT) $(PY) -m service
+
+test: $(VENV)/.dev  ## install dev extras; lint, type-check and run the whole test suite
+	$(VENV)/bin/ruff check model service tests
+	$(VENV)/bin/ruff format --check model service tests
+	$(VENV)/bin/mypy
+	$(VENV)/bin/pytest
+
+train: $(VENV)/.dev  ## train the shipped English checkpoint (about 25 minutes on 2 CPU cores)
+	$(PY) -m model.train --data-dir $(SENTIMENT_DATA_DIR)
+
+evaluate: $(VENV)/.dev  ## evaluate the shipped checkpoint on SST-2 test; rewrite the model card
+	$(PY) -m model.evaluate --data-dir $(SENTIMENT_DATA_DIR)
+
+clean:  ## remove the virtual environment and caches
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,141 @@
+"""One checkpoint file holds everything needed to serve: loaded with ``weights_only=True``.
+
+Only tensors, plain containers, strings and numbers go in, so loading never unpickles code. A
+format version guards against files this code cannot read; every failure to load is one exception
+type, `CheckpointError`, with a message a person can act on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import pickle
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from model.network import ModelConfig, SentimentRNN
+from model.tokenizer import TOKENIZER_VERSION, Vocab, get_tokenizer
+
+FORMAT_VERSION = 1
+REQUIRED_KEYS = ("format_version", "model_config", "members", "vocab", "labels", "tokenizer")
+
+
+class CheckpointError(RuntimeError):
+    """The checkpoint is missing, corrupt, or from an incompatible version."""
+
+
+@dataclass
+class Checkpoint:
+    """The in-memory form of a checkpoint file.
+
+    ``members`` holds one state_dict per network: a single model has one, an ensemble several
+    networks of the same architecture whose probabilities are averaged.
+    """
+
+    model_config: ModelConfig
+    members: list[dict[str, Tensor]]
+    vocab: Vocab
+    labels: tuple[str, ...]
+    language: str = "en"
+    tokenizer: dict[str, Any] = field(default_factory=lambda: {"name": "sst-ptb", "version": TOKENIZER_VERSION})
+    temperature: float = 1.0
+    max_length: int = 256
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def build_models(self) -> list[SentimentRNN]:
+        """Instantiate every member in eval mode with its weights loaded."""
+        models = []
+        for state in self.members:
+            net = SentimentRNN(self.model_config)
+            net.load_state_dict(state)
+            models.append(net.eval())
+        return models
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "model_config": self.model_config.to_dict(),
+            "members": self.members,
+            "vocab": list(self.vocab.itos),
+            "labels": list(self.labels),
+            "language": self.language,
+            "tokenizer": self.tokenizer,
+            "temperature": self.temperature,
+            "max_length": self.max_length,
+            "training": self.training,
+            "metrics": self.metrics,
+        }
+
+
+def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> str:
+    """Write atomically (temp file + rename) and return the file's SHA-256."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(ckpt.to_dict(), tmp)
+    tmp.replace(path)
+    return sha256_file(path)
+
+
+def load_checkpoint(path: str | Path) -> Checkpoint:
+    """Read and validate a checkpoint; raise `CheckpointError` with the reason on any problem."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        raw = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError) as exc:
+        raise CheckpointError(f"checkpoint {path} is corrupt or not a checkpoint: {exc}") from exc
+    return _from_dict(raw, path)
+
+
+def _from_dict(raw: object, path: Path) -> Checkpoint:
+    if not isinstance(raw, dict):
+        raise CheckpointError(f"checkpoint {path} does not hold a dictionary")
+    version = raw.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"checkpoint {path} has format version {version!r}; this code reads version {FORMAT_VERSION}"
+        )
+    missing = [k for k in REQUIRED_KEYS if k not in raw]
+    if missing:
+        raise CheckpointError(f"checkpoint {path} lacks {', '.join(missing)}")
+    tokenizer = raw["tokenizer"]
+    try:
+        config = ModelConfig.from_dict(raw["model_config"])
+        vocab = Vocab(raw["vocab"])
+        ckpt = Checkpoint(
+            model_config=config,
+            members=list(raw["members"]),
+            vocab=vocab,
+            labels=tuple(raw["labels"]),
+            language=str(raw.get("language", "en")),
+            tokenizer=dict(tokenizer),
+            temperature=float(raw.get("temperature", 1.0)),
+            max_length=int(raw.get("max_length", 256)),
+            training=dict(raw.get("training", {})),
+            metrics=dict(raw.get("metrics", {})),
+        )
+        get_tokenizer(str(tokenizer["name"]), int(tokenizer["version"]))
+        if not ckpt.members:
+            raise ValueError("no model weights")
+        if config.vocab_size != len(vocab) or config.num_labels != len(ckpt.labels):
+            raise ValueError("model config does not match the vocabulary or labels")
+        ckpt.build_models()  # proves every state_dict fits the architecture
+    except (TypeError, ValueError, KeyError, RuntimeError) as exc:
+        raise CheckpointError(f"checkpoint {path} is inconsistent: {exc}") from exc
+    return ckpt
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

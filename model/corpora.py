@@ -1,0 +1,70 @@
+"""Which files make up each language's train/dev/test splits, and how its text is tokenized."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from model import data
+from model.data import Example
+from model.tokenizer import TOKENIZER_VERSION, tokenize
+
+LANGUAGES = ("en",)
+LABELS = ("negative", "positive")
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+DRY_RUN_SIZES = {"train": 1500, "dev": 200, "test": 200}
+
+
+@dataclass
+class Corpus:
+    train: list[Example]
+    dev: list[Example]
+    test: list[Example]
+    tokenize: Callable[[str], list[str]]
+    tokenizer_info: dict[str, Any]
+    checksums: dict[str, str]
+    labels: tuple[str, ...] = LABELS
+
+
+def default_checkpoint(lang: str) -> Path:
+    return ARTIFACTS / {"en": "sentiment-rnn.pt"}[lang]
+
+
+def _dedupe(examples: list[Example]) -> list[Example]:
+    """Drop exact repeats (same tokenized text and label), keeping the first occurrence."""
+    seen: set[tuple[str, int]] = set()
+    out = []
+    for ex in examples:
+        key = (" ".join(tokenize(ex.text)), ex.label)
+        if key not in seen:
+            seen.add(key)
+            out.append(ex)
+    return out
+
+
+def _subset(examples: list[Example], n: int) -> list[Example]:
+    """A deterministic, label-mixed subset: every k-th example."""
+    step = max(1, len(examples) // n)
+    return examples[::step][:n]
+
+
+def load(lang: str, data_dir: Path, dry_run: bool = False) -> Corpus:
+    if lang != "en":
+        raise ValueError(f"unknown language {lang!r}; choose from {LANGUAGES}")
+    files = [data.PHRASES_FILE, *data.SST_FILES.values()]
+    train = _dedupe(data.read_sst(data_dir, "train") + data.read_phrases(data_dir))
+    corpus = Corpus(
+        train=train,
+        dev=data.read_sst(data_dir, "dev"),
+        test=data.read_sst(data_dir, "test"),
+        tokenize=tokenize,
+        tokenizer_info={"name": "sst-ptb", "version": TOKENIZER_VERSION},
+        checksums=data.checksums(data_dir, files),
+    )
+    if dry_run:
+        corpus.train = _subset(corpus.train, DRY_RUN_SIZES["train"])
+        corpus.dev = _subset(corpus.dev, DRY_RUN_SIZES["dev"])
+        corpus.test = _subset(corpus.test, DRY_RUN_SIZES["test"])
+    return corpus

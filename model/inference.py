@@ -1,0 +1,86 @@
+"""Batched inference on a loaded checkpoint: token ids in, calibrated probabilities and states out.
+
+Shared by evaluation and the service so that both run exactly the same computation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from model.checkpoint import Checkpoint
+from model.network import SentimentRNN, pad_batch
+
+
+@dataclass(frozen=True)
+class BatchOutput:
+    logits: Tensor  # [batch, num_labels], temperature-scaled, averaged over ensemble members
+    probabilities: Tensor  # [batch, num_labels]
+    h_n: Tensor  # [batch, num_layers * num_directions, hidden_size] of the first member
+
+
+class Classifier:
+    """The networks of a checkpoint in eval mode, run under ``torch.inference_mode``."""
+
+    def __init__(self, ckpt: Checkpoint) -> None:
+        self.ckpt = ckpt
+        self.models: list[SentimentRNN] = ckpt.build_models()
+        self.temperature = ckpt.temperature
+        self.path = "torch.nn.RNN (packed sequences)"
+
+    @torch.inference_mode()
+    def forward_ids(self, sequences: list[list[int]]) -> BatchOutput:
+        """Run token-id lists (each truncated to the checkpoint's max length by the caller)."""
+        ids, lengths = pad_batch(sequences)
+        outs = [m(ids, lengths) for m in self.models]
+        logits = torch.stack([o.logits for o in outs]).mean(0) / self.temperature
+        return BatchOutput(logits, logits.softmax(-1), outs[0].h_n.transpose(0, 1))
+
+    @torch.inference_mode()
+    def baseline_logits(self) -> Tensor:
+        """Logits before any token is read: every state is h_0 = 0, so only the head's bias is left."""
+        feats = torch.zeros(1, self.ckpt.model_config.feature_size)
+        return torch.stack([m.head(feats)[0] for m in self.models]).mean(0) / self.temperature
+
+    def predict_logits(self, sequences: list[list[int]], batch_size: int = 256) -> Tensor:
+        """Calibrated logits for many texts, in length-sorted batches, returned in input order."""
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+        logits = torch.empty(len(sequences), len(self.ckpt.labels))
+        for start in range(0, len(order), batch_size):
+            idx = order[start : start + batch_size]
+            logits[idx] = self.forward_ids([sequences[i] for i in idx]).logits
+        return logits
+
+    def predict_proba(self, sequences: list[list[int]], batch_size: int = 256) -> Tensor:
+        return self.predict_logits(sequences, batch_size).softmax(-1)
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """How the decision builds up as the RNN reads the text left to right.
+
+    ``running[t]`` is the probability of each label had the text ended after token ``t`` (the full
+    model on that prefix, so it is exact for any architecture, bidirectional included).
+    ``contributions[t]`` is the change in log-odds of the predicted label that token ``t`` caused
+    when it was read; ``baseline`` is the log-odds before any token (h_0 = 0, i.e. the head's
+    bias), so ``baseline + sum(contributions)`` equals the final log-odds exactly.
+    """
+
+    running: Tensor  # [T, num_labels]
+    contributions: Tensor  # [T]
+    baseline: float
+
+
+def explain_from_logits(prefix_logits: Tensor, baseline_logits: Tensor, label: int) -> Explanation:
+    """Turn the logits of the T prefixes of one text into an `Explanation` for ``label``."""
+
+    def log_odds(logits: Tensor) -> Tensor:
+        # log p(label) - log p(not label); for two labels this is the logit difference.
+        logp = logits.log_softmax(-1)
+        rest = torch.cat([logp[..., :label], logp[..., label + 1 :]], -1).logsumexp(-1)
+        return logp[..., label] - rest
+
+    steps = torch.cat([log_odds(baseline_logits)[None], log_odds(prefix_logits)])
+    return Explanation(prefix_logits.softmax(-1), steps.diff(), float(steps[0]))

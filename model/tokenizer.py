@@ -1,0 +1,244 @@
+"""Text -> tokens -> ids, with the same conventions as the SST-2 training data.
+
+SST-2 is lower-cased, PTB-tokenized text (``is n't``, ``it 's``, ``-lrb-``, ``\\/``). Users send raw
+text ("This ISN'T great (at all)!"), so `tokenize` maps raw text onto those conventions and is
+idempotent on text that already follows them; otherwise most of what users type would miss the
+vocabulary the model was trained on.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+
+TOKENIZER_VERSION = 1
+PAD, UNK = "<pad>", "<unk>"
+PAD_ID, UNK_ID = 0, 1
+
+# Typographic variants that NFKC leaves alone but that mean an ASCII character.
+_TRANSLATE = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+        "\u2033": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+        "\u2013": " -- ",
+        "\u2014": " -- ",
+        "\u2015": " -- ",
+        "\u2212": "-",
+        "\u2026": " ... ",
+    }
+)
+_DROPPED = frozenset("\ufe0e\ufe0f" + "".join(map(chr, range(0x1F3FB, 0x1F400))))
+_BRACKETS = {"(": "-lrb-", ")": "-rrb-", "[": "-lsb-", "]": "-rsb-", "{": "-lcb-", "}": "-rcb-"}
+_ESCAPED = {"/": "\\/", "*": "\\*"}
+# Apostrophe-less contractions common in user text, split the way PTB splits the real ones.
+_BARE_NEGATIONS = {
+    w + "nt": (w, "n't")
+    for w in (
+        "do",
+        "does",
+        "did",
+        "is",
+        "was",
+        "are",
+        "were",
+        "could",
+        "should",
+        "would",
+        "have",
+        "has",
+        "had",
+        "must",
+        "need",
+        "might",
+    )
+}
+_BARE_NEGATIONS.update({"cant": ("ca", "n't"), "wont": ("wo", "n't"), "aint": ("ai", "n't")})
+_SPECIAL_WORDS = {"cannot": ("can", "not")}
+_CLITICS = ("n't", "'s", "'re", "'ve", "'ll", "'d", "'m")
+_ABBREVIATIONS = frozenset(
+    [
+        "mr.",
+        "mrs.",
+        "ms.",
+        "dr.",
+        "vs.",
+        "jr.",
+        "sr.",
+        "st.",
+        "mt.",
+        "etc.",
+        "inc.",
+        "ltd.",
+        "co.",
+        "prof.",
+        "gen.",
+        "sgt.",
+        "lt.",
+    ]
+)
+# Emoticons and emoji carry sentiment that the SST vocabulary lacks; they are rewritten to a word
+# the model knows. Kept small and explicit: a reviewer can read the whole table.
+_EMOTICONS = {
+    ":)": "good",
+    ":-)": "good",
+    ":d": "great",
+    ":-d": "great",
+    ";)": "good",
+    ";-)": "good",
+    "(:": "good",
+    ":p": "fun",
+    ":(": "bad",
+    ":-(": "bad",
+    ":'(": "sad",
+    "):": "bad",
+    ":/": "meh",
+    ":-/": "meh",
+    "<3": "love",
+}
+_EMOJI = {
+    **dict.fromkeys("😀😃😄😁😆😊☺🙂😎🤩🥳👌👏🙌✨🎉⭐🌟💯✅", "great"),
+    **dict.fromkeys("😍🥰😘😻❤♥💕💖💗💓💞💘🧡💛💚💙💜🤍", "love"),
+    **dict.fromkeys("😂🤣😹", "hilarious"),
+    **dict.fromkeys("👍", "good"),
+    **dict.fromkeys("👎💩🤮🤢", "awful"),
+    **dict.fromkeys("😞😔😟🙁☹😕😒🙄😩😫🥱😴", "disappointing"),
+    **dict.fromkeys("😢😭💔😿", "sad"),
+    **dict.fromkeys("😠😡🤬👿", "angry"),
+    **dict.fromkeys("😐😑🤷", "meh"),
+}
+_EMOTICON_RE = "|".join(re.escape(e) for e in sorted(_EMOTICONS, key=len, reverse=True))
+
+_TOKEN_RE = re.compile(
+    rf"""
+    (?P<url>(?:https?://|www\.)\S+)
+  | (?P<emoticon>(?<!\S)(?:{_EMOTICON_RE})(?!\S))
+  | (?P<escaped>-[lr][rsc]b-|\\[/*]|``|'')
+  | (?P<ellipsis>\.{{2,}})
+  | (?P<dash>-{{2,}})
+  | (?P<initials>(?:[^\W\d_]\.){{2,}}|\b[b-hj-z]\.(?=\s+\w))
+  | (?P<lead>'(?:em|n|til|\d0s|s|re|ve|ll|d|m)\b)
+  | (?P<number>\d+(?:(?:[.,:]|\\?/)\d+)*(?:s|th|st|nd|rd)?\b(?:-[^\W_]+)*)
+  | (?P<word>[^\W_]+(?:(?:[-']|\\?/)[^\W_]+)*)
+  | (?P<symbol>\S)
+    """,
+    re.VERBOSE,
+)
+_REPEATS = re.compile(r"([^\W\d_])\1{2,}")
+
+
+def normalize(text: str) -> str:
+    """Unicode-normalize and lower-case: full-width forms, smart quotes and dashes become ASCII."""
+    text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE).lower()
+    # Control characters (NUL, tabs, newlines) separate words; format characters (zero-width
+    # joiners), variation selectors and skin-tone modifiers carry no meaning here and are dropped.
+    return "".join(
+        " " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c
+        for c in text
+        if unicodedata.category(c) != "Cf" and c not in _DROPPED
+    )
+
+
+def _split_word(word: str) -> list[str]:
+    """PTB treatment of one word: clitics, bare negations, escaped slashes, a final period."""
+    if len(set(word)) > 1:  # "goooood" -> "good", but "xxx" and "iii" stay
+        word = _REPEATS.sub(r"\1\1", word)
+    word = word.replace("\\/", "/").replace("/", "\\/")
+    if word in _SPECIAL_WORDS:
+        return list(_SPECIAL_WORDS[word])
+    if word in _BARE_NEGATIONS:
+        return list(_BARE_NEGATIONS[word])
+    for clitic in _CLITICS:
+        if word.endswith(clitic) and len(word) > len(clitic):
+            return [*_split_word(word[: -len(clitic)]), clitic]
+    return [word]
+
+
+def tokenize(text: str) -> list[str]:
+    """Map raw or already-tokenized English text to SST-2's lower-cased PTB conventions."""
+    text = normalize(text)
+    tokens: list[str] = []
+    for match in _TOKEN_RE.finditer(text):
+        kind, piece = match.lastgroup, match.group()
+        if kind == "emoticon":
+            tokens.append(_EMOTICONS[piece])
+        elif kind == "ellipsis":
+            tokens.append("...")
+        elif kind == "dash":
+            tokens.append("--")
+        elif kind in ("word", "number"):
+            tokens.extend(_split_word(piece))
+        elif kind == "symbol":
+            if piece == '"':
+                opening = match.start() == 0 or text[match.start() - 1] in " ([{"
+                tokens.append("``" if opening else "''")
+            else:
+                tokens.append(_BRACKETS.get(piece) or _ESCAPED.get(piece) or _EMOJI.get(piece, piece))
+        else:  # url, escaped, initials, lead: already in SST form
+            tokens.append(piece)
+    return _attach_abbreviations(tokens)
+
+
+def _attach_abbreviations(tokens: list[str]) -> list[str]:
+    """Re-join "mr" "." into "mr." as SST writes titles; sentence-final periods stay separate."""
+    out: list[str] = []
+    for i, tok in enumerate(tokens):
+        if tok == "." and out and out[-1] + "." in _ABBREVIATIONS and i + 1 < len(tokens):
+            out[-1] += "."
+        else:
+            out.append(tok)
+    return out
+
+
+class Vocab:
+    """Token <-> id mapping; id 0 is padding and id 1 the unknown token."""
+
+    def __init__(self, itos: Sequence[str]) -> None:
+        if tuple(itos[:2]) != (PAD, UNK):
+            raise ValueError(f"vocabulary must start with {PAD!r}, {UNK!r}")
+        self.itos: tuple[str, ...] = tuple(itos)
+        self._stoi = {t: i for i, t in enumerate(self.itos)}
+        if len(self._stoi) != len(self.itos):
+            raise ValueError("vocabulary has duplicate tokens")
+
+    @classmethod
+    def build(cls, texts: Iterable[Sequence[str]], min_freq: int = 1, max_size: int | None = None) -> Vocab:
+        """Vocabulary from tokenized training texts, most frequent first (ties broken by token)."""
+        counts = Counter(tok for toks in texts for tok in toks if tok not in (PAD, UNK))
+        ranked = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
+        return cls((PAD, UNK, *ranked[:max_size]))
+
+    def __len__(self) -> int:
+        return len(self.itos)
+
+    def __contains__(self, token: object) -> bool:
+        return token in self._stoi
+
+    def encode(self, tokens: Sequence[str]) -> list[int]:
+        get = self._stoi.get
+        return [get(t, UNK_ID) for t in tokens]
+
+    def decode(self, ids: Iterable[int]) -> list[str]:
+        return [self.itos[i] for i in ids]
+
+
+def get_tokenizer(name: str, version: int) -> Callable[[str], list[str]]:
+    """The tokenize function a checkpoint was trained with; refuses names or versions unknown here."""
+    known: dict[str, tuple[Callable[[str], list[str]], int]] = {"sst-ptb": (tokenize, TOKENIZER_VERSION)}
+    if name not in known:
+        raise ValueError(f"unknown tokenizer {name!r}")
+    fn, current = known[name]
+    if version != current:
+        raise ValueError(f"tokenizer {name!r} version {version} differs from this code's version {current}")
+    return fn

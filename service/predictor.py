@@ -1,0 +1,203 @@
+"""Predictor: one checkpoint turned into answers. Tokenize -> encode -> forward -> summarize.
+
+Each stage is a small method so it can be tested alone; `predict` runs a whole batch of texts in
+one forward pass (plus one more for the texts that asked for an explanation).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from model.checkpoint import Checkpoint, CheckpointError, load_checkpoint, sha256_file
+from model.inference import Classifier, explain_from_logits
+from model.tokenizer import UNK_ID, get_tokenizer
+from service.schemas import Explanation, HiddenState, Prediction, StateSummary, TokenExplanation, Unit
+
+TOP_UNITS = 5
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A text after tokenization and encoding, truncated to the model's max length."""
+
+    tokens: list[str]
+    ids: list[int]
+    truncated: bool
+
+    @property
+    def unknown(self) -> int:
+        return sum(1 for i in self.ids if i == UNK_ID)
+
+
+@dataclass(frozen=True)
+class Request:
+    encoded: Encoded
+    explain: bool = False
+    include_hidden: bool = False
+
+
+class Predictor:
+    """Holds one loaded model; thread-compatible (no state changes after construction)."""
+
+    def __init__(self, ckpt: Checkpoint, sha256: str, name: str) -> None:
+        self.ckpt = ckpt
+        self.sha256 = sha256
+        self.name = name
+        self.version = f"{name}@{sha256[:12]}"
+        self.classifier = Classifier(ckpt)
+        self.tokenize = get_tokenizer(ckpt.tokenizer["name"], ckpt.tokenizer["version"])
+        self.labels = ckpt.labels
+        cfg = ckpt.model_config
+        self._directions = ("forward", "backward")[: cfg.num_directions]
+        self._layers = [(layer, d) for layer in range(cfg.num_layers) for d in self._directions]
+        self.load_seconds = 0.0
+
+    @classmethod
+    def load(cls, path: Path, expected_sha256: str | None = None) -> Predictor:
+        """Verify the file's SHA-256 (if one is expected), then load it; raise `CheckpointError`."""
+        started = time.perf_counter()
+        if not path.is_file():
+            raise CheckpointError(f"checkpoint not found: {path}")
+        sidecar = path.with_name(path.name + ".sha256")
+        if expected_sha256 is None and sidecar.is_file():
+            expected_sha256 = sidecar.read_text().split()[0]
+        actual = sha256_file(path)
+        if expected_sha256 is not None and actual != expected_sha256.strip().lower():
+            raise CheckpointError(
+                f"checkpoint {path} has SHA-256 {actual}, expected {expected_sha256}: refusing to load it"
+            )
+        predictor = cls(load_checkpoint(path), actual, path.stem)
+        predictor.load_seconds = time.perf_counter() - started
+        return predictor
+
+    def encode(self, text: str) -> Encoded:
+        tokens = self.tokenize(text)
+        limit = self.ckpt.max_length
+        truncated = len(tokens) > limit
+        tokens = tokens[:limit]
+        return Encoded(tokens, self.ckpt.vocab.encode(tokens), truncated)
+
+    def predict(self, requests: list[Request]) -> list[Prediction]:
+        """Answer a batch of encoded requests, in order."""
+        if not requests:
+            return []
+        out = self.classifier.forward_ids([r.encoded.ids for r in requests])
+        probs = out.probabilities.tolist()
+        summaries = self.summarize(out.h_n, [r.include_hidden for r in requests])
+        explained = [i for i, r in enumerate(requests) if r.explain and r.encoded.ids]
+        explanations = dict(
+            zip(
+                explained,
+                self.explain(
+                    [requests[i].encoded for i in explained],
+                    [max(range(len(self.labels)), key=probs[i].__getitem__) for i in explained],
+                ),
+                strict=True,
+            )
+        )
+        results = []
+        for i, (req, p) in enumerate(zip(requests, probs, strict=True)):
+            best = max(range(len(p)), key=p.__getitem__)
+            results.append(
+                Prediction(
+                    label=self.labels[best],
+                    score=p[best],
+                    probabilities=dict(zip(self.labels, p, strict=True)),
+                    language=self.ckpt.language,
+                    model_version=self.version,
+                    tokens=len(req.encoded.ids),
+                    unknown_tokens=req.encoded.unknown,
+                    truncated=req.encoded.truncated,
+                    hidden_state=summaries[i],
+                    explanation=explanations.get(i),
+                )
+            )
+        return results
+
+    def summarize(self, h_n: Tensor, include_values: list[bool]) -> list[HiddenState]:
+        """Per text, per layer and direction: norm, mean, std, min, max and the top units of h_n.
+
+        ``h_n`` is [batch, num_layers * num_directions, hidden_size], in torch.nn.RNN's order
+        (layer-major, forward before backward).
+        """
+        cfg = self.ckpt.model_config
+        k = min(TOP_UNITS, cfg.hidden_size)
+        stats = torch.stack(
+            [h_n.norm(dim=-1), h_n.mean(-1), h_n.std(-1, correction=0), h_n.amin(-1), h_n.amax(-1)], -1
+        ).tolist()
+        top = h_n.abs().topk(k, dim=-1).indices
+        top_values = h_n.gather(-1, top).tolist()
+        top_idx = top.tolist()
+        results = []
+        for b, with_values in enumerate(include_values):
+            values = h_n[b].tolist() if with_values else None
+            states = [
+                StateSummary(
+                    layer=layer,
+                    direction=direction,
+                    l2_norm=s[0],
+                    mean=s[1],
+                    std=s[2],
+                    min=s[3],
+                    max=s[4],
+                    top_units=[Unit(index=i, value=v) for i, v in zip(top_idx[b][j], top_values[b][j], strict=True)],
+                    values=values[j] if values is not None else None,
+                )
+                for j, ((layer, direction), s) in enumerate(zip(self._layers, stats[b], strict=True))
+            ]
+            results.append(
+                HiddenState(
+                    num_layers=cfg.num_layers,
+                    num_directions=cfg.num_directions,
+                    hidden_size=cfg.hidden_size,
+                    states=states,
+                )
+            )
+        return results
+
+    def explain(self, encoded: list[Encoded], labels: list[int]) -> list[Explanation]:
+        """All prefixes of all texts in one batched forward pass; see `model.inference.Explanation`."""
+        if not encoded:
+            return []
+        prefixes = [e.ids[:t] for e in encoded for t in range(1, len(e.ids) + 1)]
+        logits = self.classifier.forward_ids(prefixes).logits
+        baseline = self.classifier.baseline_logits()
+        note = (
+            "running = the model's probabilities had the text ended after this token; "
+            "contribution = change in log-odds of the predicted label when the token was read; "
+            "baseline + sum(contributions) = final log-odds."
+        )
+        if self.ckpt.model_config.bidirectional:
+            note += (
+                " The model is bidirectional: each prefix is re-read in both directions, so the running"
+                " value is what the whole model says about that prefix, not a state of the forward pass alone."
+            )
+        out, start = [], 0
+        for enc, label in zip(encoded, labels, strict=True):
+            n = len(enc.ids)
+            ex = explain_from_logits(logits[start : start + n], baseline, label)
+            start += n
+            running = ex.running.tolist()
+            out.append(
+                Explanation(
+                    baseline=ex.baseline,
+                    tokens=[
+                        TokenExplanation(
+                            text=tok, known=i != UNK_ID, contribution=c, running=dict(zip(self.labels, r, strict=True))
+                        )
+                        for tok, i, c, r in zip(enc.tokens, enc.ids, ex.contributions.tolist(), running, strict=True)
+                    ],
+                    note=note,
+                )
+            )
+        return out
+
+    @torch.inference_mode()
+    def warm_up(self) -> None:
+        """One real prediction so the first user request does not pay for lazy initialisation."""
+        self.predict([Request(self.encode("a warm-up sentence ."), explain=True)])

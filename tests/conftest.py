@@ -1,0 +1,74 @@
+"""Shared fixtures: the data directory, a tiny real checkpoint trained in seconds, and apps on it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from model.checkpoint import save_checkpoint
+from model.data import default_data_dir
+from model.train import TrainConfig, train
+from service.app import create_app
+from service.config import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "model" / "artifacts" / "sentiment-rnn.pt"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The labelled data; CI sets SENTIMENT_DATA_DIR and SENTIMENT_REQUIRE_DATA=1 (missing data fails)."""
+    path = default_data_dir()
+    if not (path / "sst2" / "stsa.binary.test").is_file():
+        if os.environ.get("SENTIMENT_REQUIRE_DATA") == "1":
+            pytest.fail(f"SENTIMENT_REQUIRE_DATA=1 but no data in {path}")
+        pytest.skip(f"data not found in {path}; set SENTIMENT_DATA_DIR (see README)")
+    return path
+
+
+def tiny_config(data_dir: Path, out: Path, seed: int = 7) -> TrainConfig:
+    return TrainConfig(
+        data_dir=str(data_dir),
+        out=str(out),
+        seed=seed,
+        epochs=2,
+        embedding_dim=16,
+        hidden_size=12,
+        batch_size=32,
+        dry_run=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """A real bidirectional checkpoint trained on an SST-2 subset in a few seconds."""
+    out = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    ckpt, _ = train(tiny_config(data_dir, out))
+    save_checkpoint(ckpt, out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_uni_checkpoint(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """A unidirectional, two-layer variant, for code paths that differ by architecture."""
+    out = tmp_path_factory.mktemp("ckpt") / "tiny-uni.pt"
+    cfg = tiny_config(data_dir, out)
+    cfg.bidirectional, cfg.num_layers, cfg.pooling, cfg.epochs = False, 2, "last", 1
+    ckpt, _ = train(cfg)
+    save_checkpoint(ckpt, out)
+    return out
+
+
+@pytest.fixture
+def settings(tiny_checkpoint: Path) -> Settings:
+    return Settings(checkpoint=tiny_checkpoint)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as c:
+        yield c
