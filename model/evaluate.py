@@ -1,0 +1,114 @@
+"""Measure a checkpoint and write its model card: ``python -m model.evaluate``.
+
+Accuracy, per-class precision/recall/F1, confusion matrix, accuracy by length, expected
+calibration error, and the forward cost per text at batch 1 and 64 — all on the test split of the
+checkpoint's language, with the training curve plotted next to the card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from model import corpora
+from model.checkpoint import Checkpoint, load_checkpoint, sha256_file
+from model.data import default_data_dir
+from model.inference import Classifier
+from model.metrics import report
+
+
+def evaluate(ckpt: Checkpoint, data_dir: Path) -> dict[str, Any]:
+    """Metrics of ``ckpt`` on the dev and test splits of its language."""
+    corpus = corpora.load(ckpt.language, data_dir)
+    classifier = Classifier(ckpt)
+    out: dict[str, Any] = {}
+    for split, examples in (("dev", corpus.dev), ("test", corpus.test)):
+        ids = [ckpt.vocab.encode(corpus.tokenize(ex.text)[: ckpt.max_length]) for ex in examples]
+        out[split] = report(
+            classifier.predict_proba(ids), [ex.label for ex in examples], [len(s) for s in ids], ckpt.labels
+        )
+    for name, subset in corpus.extra_test_sets().items():
+        ids = [ckpt.vocab.encode(corpus.tokenize(ex.text)[: ckpt.max_length]) for ex in subset]
+        out[name] = report(
+            classifier.predict_proba(ids), [ex.label for ex in subset], [len(s) for s in ids], ckpt.labels
+        )
+    return out
+
+
+def forward_cost(ckpt: Checkpoint, data_dir: Path, repeats: int = 5) -> dict[str, float]:
+    """Median milliseconds per text of the serving forward pass at batch 1 and batch 64."""
+    corpus = corpora.load(ckpt.language, data_dir)
+    classifier = Classifier(ckpt)
+    ids = [ckpt.vocab.encode(corpus.tokenize(ex.text)[: ckpt.max_length]) for ex in corpus.test[:256]]
+    result = {}
+    for batch in (1, 64):
+        chunks = [ids[i : i + batch] for i in range(0, len(ids), batch)]
+        times = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            for chunk in chunks:
+                classifier.forward_ids(chunk)
+            times.append((time.perf_counter() - started) / len(ids))
+        result[f"batch_{batch}_ms_per_text"] = sorted(times)[len(times) // 2] * 1000
+    return result
+
+
+def plot_history(ckpt: Checkpoint, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    history = ckpt.training.get("history", [])
+    members = history if history and isinstance(history[0], list) else [history]
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(10, 3.6))
+    for m, hist in enumerate(members):
+        epochs = [h["epoch"] for h in hist]
+        suffix = f" (member {m + 1})" if len(members) > 1 else ""
+        ax_loss.plot(epochs, [h["train_loss"] for h in hist], marker="o", label="train loss" + suffix)
+        ax_acc.plot(epochs, [h["train_accuracy"] for h in hist], marker="o", label="train" + suffix)
+        ax_acc.plot(epochs, [h["dev_accuracy"] for h in hist], marker="s", label="dev" + suffix)
+    ax_loss.set(xlabel="epoch", ylabel="cross-entropy", title="Training loss")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy", title="Accuracy")
+    for ax in (ax_loss, ax_acc):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--lang", choices=corpora.LANGUAGES, default="en")
+    p.add_argument("--checkpoint", type=Path, default=None, help="default: the shipped checkpoint of --lang")
+    p.add_argument("--data-dir", type=Path, default=default_data_dir())
+    p.add_argument("--card", type=Path, default=None, help="model card to write (default: beside the checkpoint)")
+    p.add_argument("--no-card", action="store_true", help="print the metrics only")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    path = args.checkpoint or corpora.default_checkpoint(args.lang)
+    ckpt = load_checkpoint(path)
+    metrics = evaluate(ckpt, args.data_dir)
+    cost = forward_cost(ckpt, args.data_dir)
+    summary = {name: {"accuracy": m["accuracy"], "ece": m["ece"], "n": m["n"]} for name, m in metrics.items()}
+    print(json.dumps({"checkpoint": str(path), **summary, "forward_cost": cost}, indent=2))
+    if args.no_card:
+        return
+    from model.model_card import write_card
+
+    card = args.card or path.parent / corpora.card_name(ckpt.language)
+    plot = card.with_name(path.stem + "-training.png")
+    plot_history(ckpt, plot)
+    write_card(card, path, sha256_file(path), ckpt, metrics, cost, plot.name)
+    print(f"wrote {card} and {plot}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
