@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,7 @@ from model.tokenizer import TOKENIZER_VERSION, tokenize
 LANGUAGES = ("en",)
 LABELS = ("negative", "positive")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+EVAL_SETS = Path(__file__).resolve().parent / "eval_sets"
 DRY_RUN_SIZES = {"train": 1500, "dev": 200, "test": 200}
 
 
@@ -26,10 +27,19 @@ class Corpus:
     tokenizer_info: dict[str, Any]
     checksums: dict[str, str]
     labels: tuple[str, ...] = LABELS
+    extra: dict[str, list[Example]] = field(default_factory=dict)
+
+    def extra_test_sets(self) -> dict[str, list[Example]]:
+        """Further evaluation-only sets, reported beside test (never used for training or selection)."""
+        return self.extra
 
 
 def default_checkpoint(lang: str) -> Path:
     return ARTIFACTS / {"en": "sentiment-rnn.pt"}[lang]
+
+
+def card_name(lang: str) -> str:
+    return {"en": "MODEL_CARD.md"}[lang]
 
 
 def _dedupe(examples: list[Example]) -> list[Example]:
@@ -62,6 +72,9 @@ def load(lang: str, data_dir: Path, dry_run: bool = False) -> Corpus:
         tokenize=tokenize,
         tokenizer_info={"name": "sst-ptb", "version": TOKENIZER_VERSION},
         checksums=data.checksums(data_dir, files),
+        # Hand-written product/restaurant/app reviews (this repository): a probe of raw user text
+        # from other domains, with mixed case, emoji and "!!!"/"...".
+        extra={"other-domains": data.read_tsv(EVAL_SETS / "other_domains.en.tsv", "text", "label")},
     )
     if dry_run:
         corpus.train = _subset(corpus.train, DRY_RUN_SIZES["train"])
