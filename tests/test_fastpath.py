@@ -69,7 +69,8 @@ def test_multi_layer_models_are_not_claimed() -> None:
 def test_classifier_uses_fast_path_on_a_trained_checkpoint(tiny_checkpoint: Path) -> None:
     ckpt = load_checkpoint(tiny_checkpoint)
     fast, ref = Classifier(ckpt), Classifier(ckpt, fast=False)
-    assert fast.path.startswith("fast") and ref.path.startswith("torch.nn.RNN")
+    assert fast.path.startswith("fast")
+    assert ref.path.startswith("torch.nn.RNN")
     seqs = random_batch(random.Random(3), 33)
     a, b = fast.forward_ids(seqs), ref.forward_ids(seqs)
     torch.testing.assert_close(a.logits, b.logits, rtol=0, atol=1e-5)
