@@ -235,7 +235,12 @@ class Vocab:
 
 def get_tokenizer(name: str, version: int) -> Callable[[str], list[str]]:
     """The tokenize function a checkpoint was trained with; refuses names or versions unknown here."""
-    known: dict[str, tuple[Callable[[str], list[str]], int]] = {"sst-ptb": (tokenize, TOKENIZER_VERSION)}
+    from model.tokenizer_zh import ZH_TOKENIZER_VERSION, tokenize_zh
+
+    known: dict[str, tuple[Callable[[str], list[str]], int]] = {
+        "sst-ptb": (tokenize, TOKENIZER_VERSION),
+        "zh-char": (tokenize_zh, ZH_TOKENIZER_VERSION),
+    }
     if name not in known:
         raise ValueError(f"unknown tokenizer {name!r}")
     fn, current = known[name]

@@ -1,24 +1,26 @@
-"""Language detection for routing: the share of CJK characters among the letters of a text."""
+"""Language detection for routing: Chinese characters against Latin-script words."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Container
 
-CJK_SHARE = 0.3  # Chinese reviews mix in Latin brand names and numbers; 30% CJK is clearly Chinese.
+from model.tokenizer_zh import is_cjk
 
-
-def is_cjk(ch: str) -> bool:
-    cp = ord(ch)
-    return 0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2FA1F or 0xF900 <= cp <= 0xFAFF
+_WORD = re.compile(r"[^\W\d_]+")
 
 
 def detect(text: str, available: Container[str] = ("en", "zh")) -> str:
-    """'zh' when CJK ideographs make up at least `CJK_SHARE` of the letters, else 'en'.
+    """'zh' when the text has at least as many CJK characters as other-script words, else 'en'.
 
-    Falls back to 'en' when no Chinese model is available, so mixed input is still answered.
+    A Chinese character carries about as much as a word, so "iPhone很好用" (3 characters, 1 word)
+    is Chinese and "the 功夫 scenes were great" (2 characters, 4 words) English. Falls back to
+    'en' when no Chinese model is loaded, so every text is still answered.
     """
-    letters = [c for c in text if c.isalpha()]
-    if not letters or "zh" not in available:
+    if "zh" not in available:
         return "en"
-    cjk = sum(1 for c in letters if is_cjk(c))
-    return "zh" if cjk / len(letters) >= CJK_SHARE else "en"
+    cjk = sum(1 for c in text if is_cjk(c))
+    if cjk == 0:
+        return "en"
+    words = len(_WORD.findall("".join(" " if is_cjk(c) else c for c in text)))
+    return "zh" if cjk >= words else "en"

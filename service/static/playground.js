@@ -1,0 +1,365 @@
+// sentiment-rnn playground: plain JS, no framework, no build step. Talks only to this origin.
+"use strict";
+
+(() => {
+  const DEBOUNCE_MS = 250;
+  const KEY_STORAGE = "sentiment-rnn.apiKey";
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const LANGUAGES = { en: "English", zh: "Chinese · 中文" };
+
+  const $ = (id) => document.getElementById(id);
+  const main = $("app");
+  const textBox = $("text");
+  const counter = $("counter");
+  const keyBox = $("api-key");
+  const errorBox = $("error");
+
+  let maxChars = 5000; // replaced by the service's configured limit from /openapi.json
+  let timer = null;
+  let inflight = null; // AbortController of the running /predict request
+  let retryTimer = null;
+  let keyTimer = null;
+
+  // ---- helpers --------------------------------------------------------------------------------
+
+  function el(tag, props = {}, children = []) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(props)) {
+      if (k === "class") node.className = v;
+      else if (k === "text") node.textContent = v;
+      else node.setAttribute(k, v);
+    }
+    for (const c of children) node.append(c);
+    return node;
+  }
+
+  function svg(tag, attrs = {}) {
+    const node = document.createElementNS(SVG_NS, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, String(v));
+    return node;
+  }
+
+  const pct = (p) => `${(100 * p).toFixed(1)}%`;
+  const fmt = (x, digits = 3) => (Number.isFinite(x) ? x.toFixed(digits) : "—");
+
+  function headers(json) {
+    const h = json ? { "Content-Type": "application/json" } : {};
+    const key = keyBox.value.trim();
+    if (key) h["X-API-Key"] = key;
+    return h;
+  }
+
+  /** fetch() that turns any non-2xx answer into an Error carrying the RFC 9457 problem fields. */
+  async function api(path, options = {}) {
+    const res = await fetch(path, { cache: "no-store", ...options });
+    if (res.ok) return res.json();
+    let problem = {};
+    try {
+      problem = await res.json();
+    } catch {
+      // not JSON (a proxy's HTML page, say): fall back to the status line
+    }
+    const err = new Error(problem.detail || res.statusText || `HTTP ${res.status}`);
+    err.status = res.status;
+    err.title = problem.title || res.statusText || "Error";
+    err.retryAfter = Number(res.headers.get("Retry-After")) || 0;
+    return Promise.reject(err);
+  }
+
+  // ---- errors ---------------------------------------------------------------------------------
+
+  function showError(err) {
+    errorBox.replaceChildren();
+    errorBox.dataset.status = String(err.status || "network");
+    let heading;
+    let body;
+    if (err.status === 401) {
+      heading = "This service needs an API key.";
+      body = "Enter it in the “API key” field; the text is re-checked as soon as you do.";
+      $("api-key-box").open = true;
+      keyBox.setAttribute("aria-invalid", "true");
+    } else if (err.status) {
+      heading = `${err.title} (${err.status})`;
+      body = err.message;
+    } else {
+      heading = "Could not reach the service.";
+      body = `Check that it is running and try again. (${err.message})`;
+    }
+    errorBox.append(el("strong", { text: heading }), el("span", { text: body }));
+    errorBox.hidden = false;
+  }
+
+  function clearError() {
+    errorBox.hidden = true;
+    errorBox.replaceChildren();
+    delete errorBox.dataset.status;
+    keyBox.removeAttribute("aria-invalid");
+  }
+
+  // ---- input ----------------------------------------------------------------------------------
+
+  function updateCounter() {
+    const n = textBox.value.length;
+    const over = n > maxChars;
+    counter.textContent = `${n.toLocaleString("en")} / ${maxChars.toLocaleString("en")} characters`;
+    counter.dataset.over = String(over);
+    textBox.setAttribute("aria-invalid", String(over));
+  }
+
+  function schedule(delay = DEBOUNCE_MS) {
+    clearTimeout(timer);
+    clearTimeout(retryTimer);
+    updateCounter();
+    if (!textBox.value.trim()) {
+      if (inflight) inflight.abort();
+      clearError();
+      renderEmpty();
+      return;
+    }
+    main.dataset.state = "loading";
+    timer = setTimeout(predict, delay);
+  }
+
+  async function predict() {
+    if (inflight) inflight.abort(); // a stale answer must never overwrite a newer one
+    const controller = new AbortController();
+    inflight = controller;
+    const text = textBox.value;
+    try {
+      const result = await api("predict", {
+        method: "POST",
+        headers: headers(true),
+        body: JSON.stringify({ text, explain: true, include_hidden: true }),
+        signal: controller.signal,
+      });
+      clearError();
+      render(result);
+      main.dataset.state = "ok";
+    } catch (err) {
+      if (err.name === "AbortError") return;
+      showError(err);
+      main.dataset.state = "error";
+      $("summary").textContent = err.status === 401 ? "An API key is needed." : `Error: ${err.message}`;
+      if (err.status === 503 && err.retryAfter) retryTimer = setTimeout(predict, err.retryAfter * 1000);
+    } finally {
+      if (inflight === controller) inflight = null;
+    }
+  }
+
+  // ---- rendering ------------------------------------------------------------------------------
+
+  function renderEmpty() {
+    main.dataset.state = "empty";
+    $("label").textContent = "—";
+    $("label").dataset.label = "";
+    $("score").textContent = "";
+    $("language").textContent = "language: —";
+    $("probbar-fill").style.width = "50%";
+    $("summary").textContent = "Type some text to see its sentiment.";
+    $("tokens").replaceChildren();
+    $("chart").replaceChildren();
+    $("chart-desc").textContent = "";
+    $("hidden").replaceChildren();
+  }
+
+  /** The label whose running probability the chart shows: "positive", else the last label. */
+  function positiveLabel(probabilities) {
+    const labels = Object.keys(probabilities);
+    return labels.includes("positive") ? "positive" : labels[labels.length - 1];
+  }
+
+  function render(r) {
+    const pos = positiveLabel(r.probabilities);
+    $("label").textContent = r.label;
+    $("label").dataset.label = r.label;
+    $("score").textContent = pct(r.score);
+    $("language").textContent = `language: ${LANGUAGES[r.language] || r.language} (${r.language})`;
+    $("probbar-fill").style.width = pct(r.probabilities[pos]);
+    const unknown = r.unknown_tokens ? `, ${r.unknown_tokens} unknown` : "";
+    const truncated = r.truncated ? " The text was truncated to the model's maximum length." : "";
+    $("summary").textContent =
+      `${r.label} with probability ${pct(r.score)}. ${r.tokens} tokens${unknown}.${truncated}`;
+    const tokens = r.explanation ? r.explanation.tokens : [];
+    renderTokens(tokens, pos, r.label === pos, r.language);
+    renderChart(tokens, pos);
+    renderHidden(r.hidden_state);
+  }
+
+  function renderTokens(tokens, pos, predictedIsPositive, language) {
+    const box = $("tokens");
+    box.lang = language;
+    // contribution is for the PREDICTED label; flip it so that > 0 always means "toward positive".
+    const push = tokens.map((t) => (predictedIsPositive ? t.contribution : -t.contribution));
+    const scale = Math.max(0.05, ...push.map(Math.abs));
+    box.replaceChildren(
+      ...tokens.map((t, i) => {
+        const dir = push[i] >= 0 ? "pos" : "neg";
+        const strength = Math.min(1, Math.abs(push[i]) / scale);
+        const span = el("span", {
+          class: t.known ? "tok" : "tok tok-unknown",
+          "data-index": String(i),
+          "data-direction": dir,
+          title:
+            `“${t.text}”: ${push[i] >= 0 ? "+" : "−"}${fmt(Math.abs(push[i]))} log-odds toward ` +
+            `${dir === "pos" ? "positive" : "negative"}; P(${pos}) after it ${pct(t.running[pos])}` +
+            (t.known ? "" : "; unknown to the model"),
+        });
+        span.textContent = t.text;
+        span.style.backgroundColor = `rgba(var(--${dir}), ${(0.1 + 0.65 * strength).toFixed(3)})`;
+        if (strength > 0.6) span.style.color = "#fff";
+        span.addEventListener("mouseenter", () => highlight(i, true));
+        span.addEventListener("mouseleave", () => highlight(i, false));
+        return span;
+      }),
+    );
+  }
+
+  function highlight(i, on) {
+    for (const node of document.querySelectorAll(`[data-index="${i}"]`)) node.classList.toggle("active", on);
+  }
+
+  function renderChart(tokens, pos) {
+    const box = $("chart");
+    if (!tokens.length) {
+      box.replaceChildren();
+      return;
+    }
+    const W = 640, H = 200, L = 38, R = 10, T = 10, B = 26;
+    const n = tokens.length;
+    const x = (i) => (n === 1 ? L + (W - L - R) / 2 : L + (i * (W - L - R)) / (n - 1));
+    const y = (p) => T + (1 - p) * (H - T - B);
+    const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, "aria-hidden": "true", focusable: "false" });
+    for (const p of [0, 0.5, 1]) {
+      chart.append(svg("line", { class: p === 0.5 ? "midline" : "axis", x1: L, x2: W - R, y1: y(p), y2: y(p) }));
+      const label = svg("text", { class: "tick", x: L - 6, y: y(p) + 4, "text-anchor": "end" });
+      label.textContent = p.toFixed(1);
+      chart.append(label);
+    }
+    const first = svg("text", { class: "tick", x: x(0), y: H - 6, "text-anchor": n === 1 ? "middle" : "start" });
+    first.textContent = "token 1";
+    chart.append(first);
+    if (n > 1) {
+      const last = svg("text", { class: "tick", x: x(n - 1), y: H - 6, "text-anchor": "end" });
+      last.textContent = `token ${n}`;
+      chart.append(last);
+    }
+    const values = tokens.map((t) => t.running[pos]);
+    const d = values.map((p, i) => `${i ? "L" : "M"}${x(i).toFixed(1)},${y(p).toFixed(1)}`).join(" ");
+    chart.append(svg("path", { class: "line", d, "data-points": n }));
+    if (n <= 80) {
+      values.forEach((p, i) => {
+        const dot = svg("circle", { class: p < 0.5 ? "pt below" : "pt", cx: x(i), cy: y(p), r: 3.5, "data-index": i });
+        const title = svg("title");
+        title.textContent = `${tokens[i].text}: P(${pos}) = ${pct(p)}`;
+        dot.append(title);
+        dot.addEventListener("mouseenter", () => highlight(i, true));
+        dot.addEventListener("mouseleave", () => highlight(i, false));
+        chart.append(dot);
+      });
+    }
+    box.replaceChildren(chart);
+    const lo = Math.min(...values), hi = Math.max(...values);
+    $("chart-desc").textContent =
+      `P(${pos}) starts at ${pct(values[0])} after the first token, ranges from ${pct(lo)} to ${pct(hi)}, ` +
+      `and ends at ${pct(values[n - 1])} after token ${n}.`;
+  }
+
+  /** PuOr diverging colour for a hidden unit's value in [-1, 1]. */
+  function unitColour(v) {
+    const t = Math.max(-1, Math.min(1, v));
+    const mid = [247, 247, 247];
+    const end = t < 0 ? [84, 39, 136] : [179, 88, 6];
+    const a = Math.abs(t);
+    const c = mid.map((m, k) => Math.round(m + (end[k] - m) * a));
+    return `rgb(${c.join(", ")})`;
+  }
+
+  function renderHidden(hs) {
+    const box = $("hidden");
+    box.replaceChildren(
+      ...hs.states.map((s) => {
+        const name = `layer ${s.layer}` + (hs.num_directions > 1 ? ` · ${s.direction}` : "");
+        const stats = `‖h‖ ${fmt(s.l2_norm, 2)} · mean ${fmt(s.mean)} · std ${fmt(s.std)}`;
+        const strip = el("div", { class: "strip", role: "img", "aria-label": `${name}: ${hs.hidden_size} units, ${stats}` });
+        (s.values || []).forEach((v, j) => {
+          const cell = el("span", { class: "cell", title: `unit ${j}: ${v.toFixed(4)}`, "data-value": String(v) });
+          cell.style.backgroundColor = unitColour(v);
+          strip.append(cell);
+        });
+        const head = el("div", { class: "state-head" }, [
+          el("span", { class: "state-name", text: name }),
+          el("span", { class: "state-stats", text: stats }),
+        ]);
+        return el("div", { class: "state", "data-layer": String(s.layer), "data-direction": s.direction }, [head, strip]);
+      }),
+    );
+  }
+
+  // ---- model facts (footer) -------------------------------------------------------------------
+
+  let modelRequest = 0; // only the newest /model answer is shown
+
+  async function loadModel() {
+    const facts = $("facts");
+    const mine = ++modelRequest;
+    const row = (key, dt, dd) => el("div", {}, [el("dt", { text: dt }), el("dd", { "data-fact": key, text: dd })]);
+    try {
+      const m = await api("model", { headers: headers(false) });
+      if (mine !== modelRequest) return;
+      const a = m.architecture;
+      const acc = m.metrics && m.metrics.test && m.metrics.test.accuracy;
+      facts.replaceChildren(
+        row("type", "Model", `${a.type} (${a.nonlinearity})`),
+        row("input_size", "input_size", String(a.input_size)),
+        row("hidden_size", "hidden_size", String(a.hidden_size)),
+        row("num_layers", "num_layers", String(a.num_layers)),
+        row("bidirectional", "bidirectional", String(a.bidirectional)),
+        row("nonlinearity", "nonlinearity", a.nonlinearity),
+        row("test_accuracy", "test accuracy", typeof acc === "number" ? pct(acc) : "n/a"),
+        row("model_version", "version", m.model_version),
+      );
+    } catch (err) {
+      if (mine !== modelRequest) return;
+      const why = err.status === 401 ? "needs the API key" : `unavailable (${err.message})`;
+      facts.replaceChildren(row("error", "Model facts", why));
+    }
+  }
+
+  /** The configured text limit, from the OpenAPI schema the service publishes. */
+  async function loadLimit() {
+    try {
+      const schema = await api("openapi.json");
+      const limit = schema.components.schemas.PredictRequest.properties.text.maxLength;
+      if (Number.isInteger(limit) && limit > 0) maxChars = limit;
+    } catch {
+      // keep the default
+    }
+    updateCounter();
+  }
+
+  // ---- wiring ---------------------------------------------------------------------------------
+
+  textBox.addEventListener("input", () => schedule());
+  for (const button of document.querySelectorAll("button.example")) {
+    button.addEventListener("click", () => {
+      textBox.value = button.dataset.text;
+      schedule(0);
+      textBox.focus();
+    });
+  }
+  keyBox.value = sessionStorage.getItem(KEY_STORAGE) || "";
+  if (keyBox.value) $("api-key-box").open = true;
+  keyBox.addEventListener("input", () => {
+    const key = keyBox.value.trim();
+    if (key) sessionStorage.setItem(KEY_STORAGE, key);
+    else sessionStorage.removeItem(KEY_STORAGE);
+    clearTimeout(keyTimer);
+    keyTimer = setTimeout(loadModel, DEBOUNCE_MS);
+    if (textBox.value.trim()) schedule();
+  });
+
+  updateCounter();
+  loadLimit();
+  loadModel();
+  if (textBox.value.trim()) schedule(0); // e.g. text restored by the browser on reload
+})();
