@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 
+from model.checkpoint import CheckpointError
 from service import errors, language
 from service.batching import MicroBatcher, OverloadedError
 from service.config import Settings, get_settings
@@ -68,8 +69,13 @@ State = Annotated[ServiceState, Depends(get_state)]
 def _load(state: ServiceState) -> None:
     """Verify, load and warm up every configured model; any failure aborts startup."""
     s = state.settings
-    for path, expected in ((s.checkpoint, s.checkpoint_sha256),):
+    configured = [(s.checkpoint, s.checkpoint_sha256)]
+    if s.checkpoint_zh is not None:
+        configured.append((s.checkpoint_zh, s.checkpoint_zh_sha256))
+    for path, expected in configured:
         predictor = Predictor.load(path, expected)
+        if predictor.ckpt.language in state.predictors:
+            raise CheckpointError(f"two checkpoints for language {predictor.ckpt.language!r}: {path}")
         predictor.warm_up()
         state.predictors[predictor.ckpt.language] = predictor
         state.metrics.model_load.labels(predictor.name).set(predictor.load_seconds)

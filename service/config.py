@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     checkpoint_sha256: str | None = Field(
         None, description="expected SHA-256 of the checkpoint; default: read from '<checkpoint>.sha256' if present"
     )
+    checkpoint_zh: Path | None = Field(
+        ARTIFACTS / "sentiment-rnn-zh.pt", description="Chinese model checkpoint; 'none' serves English only"
+    )
+    checkpoint_zh_sha256: str | None = Field(None, description="expected SHA-256 of the Chinese checkpoint")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1, description="uvicorn worker processes (python -m service)")
@@ -44,6 +48,11 @@ class Settings(BaseSettings):
     api_key: SecretStr | None = Field(None, description="when set, prediction and metadata routes need it")
     protect_metrics: bool = Field(False, description="require the API key on /metrics too")
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list, description="comma-separated")
+
+    @field_validator("checkpoint_zh", mode="before")
+    @classmethod
+    def _optional_path(cls, value: object) -> object:
+        return None if isinstance(value, str) and value.strip().lower() in ("", "none") else value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

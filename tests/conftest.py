@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import torch
 from fastapi.testclient import TestClient
 
 from model.checkpoint import save_checkpoint
@@ -17,6 +19,11 @@ from service.config import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "model" / "artifacts" / "sentiment-rnn.pt"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One torch thread, as the service runs: with two, a busy 2-core machine slows torch >10x."""
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
@@ -65,10 +72,26 @@ def tiny_uni_checkpoint(tmp_path_factory: pytest.TempPathFactory, data_dir: Path
 
 @pytest.fixture
 def settings(tiny_checkpoint: Path) -> Settings:
-    return Settings(checkpoint=tiny_checkpoint)
+    return Settings(checkpoint=tiny_checkpoint, checkpoint_zh=None)
 
 
 @pytest.fixture
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as c:
         yield c
+
+
+def assert_same_prediction(a: dict[str, Any], b: dict[str, Any], atol: float = 1e-5) -> None:
+    """Two answers for the same text agree: exact fields equal, floats within ``atol``."""
+    assert a["label"] == b["label"]
+    for key in ("tokens", "unknown_tokens", "truncated", "language", "model_version"):
+        assert a[key] == b[key], key
+    assert a["probabilities"] == pytest.approx(b["probabilities"], abs=atol)
+    for sa, sb in zip(a["hidden_state"]["states"], b["hidden_state"]["states"], strict=True):
+        for key in ("l2_norm", "mean", "std", "min", "max"):
+            assert sa[key] == pytest.approx(sb[key], abs=atol), key
+        assert [u["index"] for u in sa["top_units"]] == [u["index"] for u in sb["top_units"]]
+    if a.get("explanation") or b.get("explanation"):
+        ca = [t["contribution"] for t in a["explanation"]["tokens"]]
+        cb = [t["contribution"] for t in b["explanation"]["tokens"]]
+        assert ca == pytest.approx(cb, abs=10 * atol)

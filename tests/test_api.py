@@ -14,6 +14,7 @@ from model.network import pad_batch
 from model.tokenizer import tokenize
 from service.app import create_app
 from service.config import Settings
+from tests.conftest import assert_same_prediction
 
 TEXT = "This ISN'T great (at all)!"
 
@@ -80,14 +81,7 @@ def test_batch_equals_single(client: TestClient) -> None:
     assert len(preds) == len(texts)
     for text, pred in zip(texts, preds, strict=True):
         single = client.post("/predict", json={"text": text, "explain": True}).json()
-        assert pred["label"] == single["label"]
-        assert pred["probabilities"] == pytest.approx(single["probabilities"], abs=1e-6)
-        assert pred["tokens"] == single["tokens"]
-        for a, b in zip(pred["hidden_state"]["states"], single["hidden_state"]["states"], strict=True):
-            assert a["l2_norm"] == pytest.approx(b["l2_norm"], abs=1e-5)
-        assert [t["contribution"] for t in pred["explanation"]["tokens"]] == pytest.approx(
-            [t["contribution"] for t in single["explanation"]["tokens"]], abs=1e-5
-        )
+        assert_same_prediction(pred, single)
 
 
 def test_explanation_is_consistent_with_prediction(client: TestClient) -> None:

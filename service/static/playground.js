@@ -178,7 +178,7 @@
     const unknown = r.unknown_tokens ? `, ${r.unknown_tokens} unknown` : "";
     const truncated = r.truncated ? " The text was truncated to the model's maximum length." : "";
     $("summary").textContent =
-      `${r.label} with probability ${pct(r.score)}. ${r.tokens} tokens${unknown}.${truncated}`;
+      `${r.label.charAt(0).toUpperCase()}${r.label.slice(1)} with probability ${pct(r.score)}. ${r.tokens} tokens${unknown}.${truncated}`;
     const tokens = r.explanation ? r.explanation.tokens : [];
     renderTokens(tokens, pos, r.label === pos, r.language);
     renderChart(tokens, pos);
@@ -274,6 +274,8 @@
     return `rgb(${c.join(", ")})`;
   }
 
+  const narrow = window.matchMedia("(max-width: 800px)");
+
   function renderHidden(hs) {
     const box = $("hidden");
     box.replaceChildren(
@@ -281,6 +283,7 @@
         const name = `layer ${s.layer}` + (hs.num_directions > 1 ? ` · ${s.direction}` : "");
         const stats = `‖h‖ ${fmt(s.l2_norm, 2)} · mean ${fmt(s.mean)} · std ${fmt(s.std)}`;
         const strip = el("div", { class: "strip", role: "img", "aria-label": `${name}: ${hs.hidden_size} units, ${stats}` });
+        strip.style.gridTemplateColumns = `repeat(${Math.min(hs.hidden_size, narrow.matches ? 32 : 64)}, minmax(0, 1fr))`;
         (s.values || []).forEach((v, j) => {
           const cell = el("span", { class: "cell", title: `unit ${j}: ${v.toFixed(4)}`, "data-value": String(v) });
           cell.style.backgroundColor = unitColour(v);
