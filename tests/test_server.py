@@ -140,7 +140,7 @@ def test_python_m_service_reads_host_and_port_from_settings(tiny_checkpoint: Pat
     ],
 )
 def test_bad_checkpoint_fails_startup_loudly(tiny_checkpoint: Path, env: dict[str, str], message: str) -> None:
-    proc, url = start({"SENTIMENT_CHECKPOINT": str(tiny_checkpoint), **env})
+    proc, _ = start({"SENTIMENT_CHECKPOINT": str(tiny_checkpoint), **env})
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode != 0
     assert message in out
