@@ -38,5 +38,8 @@ train: $(VENV)/.dev  ## train the shipped English checkpoint (about 25 minutes o
 evaluate: $(VENV)/.dev  ## evaluate the shipped checkpoint on SST-2 test; rewrite the model card
 	$(PY) -m model.evaluate --data-dir $(SENTIMENT_DATA_DIR)
 
+fuzz: $(VENV)/.dev  ## schemathesis against a real server with many examples (FUZZ_EXAMPLES=1000)
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(VENV)/bin/pytest tests/test_fuzz.py -v
+
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -328,10 +328,15 @@ def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
         model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(model_schema.pop("$defs", {}))
         components[model.__name__] = model_schema
-    components["PredictRequest"]["properties"]["text"]["maxLength"] = settings.max_text_chars
-    components["PredictRequest"]["properties"]["text"]["minLength"] = 1
+    text_limits = {"minLength": 1, "maxLength": settings.max_text_chars, "pattern": r"\S"}
+    components["PredictRequest"]["properties"]["text"].update(text_limits)
     components["BatchRequest"]["properties"]["texts"]["maxItems"] = settings.max_batch_texts
-    components["BatchRequest"]["properties"]["texts"]["items"].update(minLength=1, maxLength=settings.max_text_chars)
+    components["BatchRequest"]["properties"]["texts"]["items"].update(text_limits)
+    # Only the languages whose model this instance serves.
+    languages = ["en", *(["zh"] if settings.checkpoint_zh is not None else [])]
+    for name in ("PredictRequest", "BatchRequest"):
+        lang = components[name]["properties"]["lang"]
+        lang["anyOf"] = [{"enum": languages, "type": "string"}, {"type": "null"}]
     app.openapi_schema = schema
     return schema
 
