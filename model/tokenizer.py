@@ -138,8 +138,13 @@ _TOKEN_RE = re.compile(
 _REPEATS = re.compile(r"([^\W\d_])\1{2,}")
 
 
+_ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def normalize(text: str) -> str:
     """Unicode-normalize and lower-case: full-width forms, smart quotes and dashes become ASCII."""
+    if text.isascii():  # the common case, and NFKC, the table and the categories are no-ops on it
+        return _ASCII_CONTROL.sub(" ", text.lower())
     text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE).lower()
     # Control characters (NUL, tabs, newlines) separate words; format characters (zero-width
     # joiners), variation selectors and skin-tone modifiers carry no meaning here and are dropped.

@@ -1,0 +1,311 @@
+"""Side-by-side benchmark: ``make bench`` (``python -m bench.run``).
+
+In one run, on this machine: (a) a bare FastAPI app answering a constant JSON and (b) the service,
+each on one uvicorn worker pinned to CPU 0, driven by wrk pinned to CPU 1 with the same
+connections, duration and bodies (real SST-2 test sentences). Reports requests/s, latency
+percentiles, errors, the service/bare ratio (median of several rounds), /predict/batch texts/s,
+latency at concurrency 1, time from process start to /ready, peak RSS, an overload run, a Chinese
+run, and the per-text forward cost of the fast path next to torch.nn.RNN's. Writes
+bench/RESULTS.md and bench/results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+SERVER_CPU, LOAD_CPU = "0", "1"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    """A uvicorn process pinned to one CPU; knows its start-to-ready time and peak RSS."""
+
+    def __init__(self, target: str, env: dict[str, str] | None = None, factory: bool = False) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cmd = [
+            "taskset",
+            "-c",
+            SERVER_CPU,
+            sys.executable,
+            "-m",
+            "uvicorn",
+            target,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ]
+        if factory:
+            cmd.append("--factory")
+        full_env = {**os.environ, "SENTIMENT_LOG_LEVEL": "warning", **(env or {})}
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        self.ready_s = self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 60) -> float:
+        while time.perf_counter() - self.started < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.proc.stderr.read() if self.proc.stderr else ''}")
+            try:
+                if httpx.get(self.url + "/ready", timeout=0.5).status_code == 200:
+                    return time.perf_counter() - self.started
+            except httpx.TransportError:
+                pass
+            time.sleep(0.01)
+        raise RuntimeError("server not ready")
+
+    def peak_rss_mb(self) -> float:
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        line = next(x for x in status.splitlines() if x.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
+
+    def rss_mb(self) -> float:
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        line = next(x for x in status.splitlines() if x.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        if self.proc.stderr:
+            self.proc.stderr.close()
+
+
+def wrk(url: str, bodies: Path, connections: int, seconds: int, script: str = "wrk_bodies.lua") -> dict[str, Any]:
+    cmd = [
+        "taskset",
+        "-c",
+        LOAD_CPU,
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(BENCH / script),
+        url,
+    ]
+    out = subprocess.run(
+        cmd, env={**os.environ, "BODIES_FILE": str(bodies)}, capture_output=True, text=True, check=True
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("WRKJSON "))
+    result: dict[str, Any] = json.loads(line[len("WRKJSON ") :])
+    result["rps"] = result["requests"] / (result["duration_us"] / 1e6)
+    result["errors_total"] = sum(result["errors"].values())
+    return result
+
+
+def write_bodies(path: Path, docs: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs))
+    return path
+
+
+def sst_test_sentences() -> list[str]:
+    from model.data import default_data_dir, read_sst
+
+    return [ex.text for ex in read_sst(default_data_dir(), "test")]
+
+
+def zh_test_sentences() -> list[str]:
+    from model.data import default_data_dir, read_chnsenticorp
+
+    return [ex.text for ex in read_chnsenticorp(default_data_dir(), "test")]
+
+
+def forward_costs(checkpoint: Path, texts: list[str]) -> dict[str, float]:
+    """Median microseconds per text: fast path vs the torch.nn.RNN reference, batch 1 and 64."""
+    from model.checkpoint import load_checkpoint
+    from model.inference import Classifier
+    from model.tokenizer import get_tokenizer
+
+    torch.set_num_threads(1)
+    ckpt = load_checkpoint(checkpoint)
+    tok = get_tokenizer(ckpt.tokenizer["name"], ckpt.tokenizer["version"])
+    ids = [ckpt.vocab.encode(tok(t)[: ckpt.max_length]) for t in texts[:512]]
+    out = {}
+    for name, clf in (("fast", Classifier(ckpt)), ("torch_nn_rnn", Classifier(ckpt, fast=False))):
+        for batch in (1, 64):
+            chunks = [ids[i : i + batch] for i in range(0, len(ids), batch)]
+            runs = []
+            for _ in range(5):
+                started = time.perf_counter()
+                for chunk in chunks:
+                    clf.forward_ids(chunk)
+                runs.append((time.perf_counter() - started) / len(ids) * 1e6)
+            out[f"{name}_batch{batch}_us_per_text"] = statistics.median(runs)
+    return out
+
+
+def overload(env: dict[str, str], bodies: Path, seconds: int) -> dict[str, Any]:
+    """Drive a small-queue service far past capacity: only 200s and 503s, bounded memory, fast recovery."""
+    server = Server("service.app:app", {**env, "SENTIMENT_QUEUE_SIZE": "64"})
+    try:
+        rss_before = server.rss_mb()
+        result = wrk(server.url + "/predict", bodies, connections=512, seconds=seconds, script="wrk_overload.lua")
+        load_end = time.perf_counter()
+        # Healthy again: the first /predict answered 200 after the load stopped, and how long it took.
+        recovered = None
+        while time.perf_counter() - load_end < 10:
+            try:
+                r = httpx.post(server.url + "/predict", json={"text": "back to normal"}, timeout=2)
+            except httpx.TransportError:
+                continue
+            if r.status_code == 200:
+                recovered = time.perf_counter() - load_end
+                break
+        result.update(
+            rss_before_mb=rss_before,
+            peak_rss_mb=server.peak_rss_mb(),
+            rss_after_mb=server.rss_mb(),
+            recovered_after_s=recovered,
+        )
+        return result
+    finally:
+        server.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
+    p.add_argument("--rounds", type=int, default=3, help="bare/service rounds; ratios are medians")
+    p.add_argument("--connections", type=int, default=16)
+    p.add_argument("--out", type=Path, default=BENCH)
+    p.add_argument("--quick", action="store_true", help="2-second runs, one round (a smoke test)")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.seconds, args.rounds = 2, 1
+    if not shutil.which("wrk") or not shutil.which("taskset"):
+        sys.exit("bench needs wrk and taskset: apt-get install wrk util-linux")
+    checkpoint = ROOT / "model" / "artifacts" / "sentiment-rnn.pt"
+    zh_checkpoint = ROOT / "model" / "artifacts" / "sentiment-rnn-zh.pt"
+    env = {"SENTIMENT_TORCH_THREADS": "1"}
+    if not zh_checkpoint.is_file():
+        env["SENTIMENT_CHECKPOINT_ZH"] = "none"
+    texts = sst_test_sentences()
+    random.Random(0).shuffle(texts)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-"))
+    single = write_bodies(tmp / "single.jsonl", [{"text": t} for t in texts])
+    batches = write_bodies(tmp / "batch.jsonl", [{"texts": texts[i : i + 64]} for i in range(0, len(texts) - 63, 64)])
+    typical = write_bodies(tmp / "typical.jsonl", [{"text": t} for t in texts if 15 <= len(t.split()) <= 25])
+    results: dict[str, Any] = {"rounds": []}
+
+    for r in range(args.rounds):
+        bare = Server("bench.bare_app:app")
+        bare_run = wrk(bare.url + "/predict", single, args.connections, args.seconds)
+        bare.stop()
+        service = Server("service.app:app", env)
+        service_run = wrk(service.url + "/predict", single, args.connections, args.seconds)
+        round_result = {
+            "bare": bare_run,
+            "service": service_run,
+            "ratio": service_run["rps"] / bare_run["rps"],
+            "service_ready_s": service.ready_s,
+            "bare_ready_s": bare.ready_s,
+        }
+        if r == 0:
+            round_result["batch64"] = wrk(service.url + "/predict/batch", batches, 4, args.seconds)
+            round_result["batch64"]["texts_per_s"] = round_result["batch64"]["rps"] * 64
+            round_result["concurrency1"] = wrk(service.url + "/predict", typical, 1, args.seconds)
+            results["peak_rss_mb"] = service.peak_rss_mb()
+        service.stop()
+        results["rounds"].append(round_result)
+        print(
+            f"round {r + 1}: bare {bare_run['rps']:.0f} req/s, service {service_run['rps']:.0f} req/s, "
+            f"ratio {round_result['ratio']:.3f}",
+            file=sys.stderr,
+        )
+
+    if zh_checkpoint.is_file():
+        zh_bodies = write_bodies(tmp / "zh.jsonl", [{"text": t} for t in zh_test_sentences()])
+        service = Server("service.app:app", {k: v for k, v in env.items() if k != "SENTIMENT_CHECKPOINT_ZH"})
+        results["zh"] = wrk(service.url + "/predict", zh_bodies, args.connections, args.seconds)
+        service.stop()
+        results["forward_cost_zh"] = forward_costs(zh_checkpoint, zh_test_sentences())
+
+    results["overload"] = overload(env, single, args.seconds)
+    results["forward_cost"] = forward_costs(checkpoint, texts)
+    rounds = results["rounds"]
+    results["summary"] = {
+        "bare_rps_median": statistics.median(x["bare"]["rps"] for x in rounds),
+        "service_rps_median": statistics.median(x["service"]["rps"] for x in rounds),
+        "ratio_median": statistics.median(x["ratio"] for x in rounds),
+        "service_errors": sum(x["service"]["errors_total"] for x in rounds),
+        "batch64_texts_per_s": rounds[0]["batch64"]["texts_per_s"],
+        "concurrency1_p50_ms": rounds[0]["concurrency1"]["latency_us"]["p50"] / 1000,
+        "concurrency1_p99_ms": rounds[0]["concurrency1"]["latency_us"]["p99"] / 1000,
+        "ready_s_median": statistics.median(x["service_ready_s"] for x in rounds),
+        "peak_rss_mb": results["peak_rss_mb"],
+    }
+    results["machine"] = machine()
+    results["command"] = "make bench  # python -m bench.run " + " ".join(argv or sys.argv[1:])
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    from bench.report import render
+
+    (args.out / "RESULTS.md").write_text(render(results))
+    print(json.dumps(results["summary"], indent=2))
+
+
+def machine() -> dict[str, Any]:
+    import fastapi
+    import uvicorn
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    wrk_version = subprocess.run(["wrk", "--version"], capture_output=True, text=True, check=False).stdout
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "fastapi": fastapi.__version__,
+        "uvicorn": uvicorn.__version__,
+        "wrk": wrk_version.split("[")[0].strip() or "wrk",
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    }
+
+
+if __name__ == "__main__":
+    main()
