@@ -27,8 +27,8 @@ serve: $(VENV)/.runtime  ## install and serve the shipped model on http://$(HOST
 	SENTIMENT_HOST=$(HOST) SENTIMENT_PORT=$(PORT) $(PY) -m service
 
 test: $(VENV)/.dev  ## install dev extras; lint, type-check and run the whole test suite
-	$(VENV)/bin/ruff check model service tests
-	$(VENV)/bin/ruff format --check model service tests
+	$(VENV)/bin/ruff check model service tests bench
+	$(VENV)/bin/ruff format --check model service tests bench
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
@@ -37,6 +37,9 @@ train: $(VENV)/.dev  ## train the shipped English checkpoint (about 25 minutes o
 
 evaluate: $(VENV)/.dev  ## evaluate the shipped checkpoint on SST-2 test; rewrite the model card
 	$(PY) -m model.evaluate --data-dir $(SENTIMENT_DATA_DIR)
+
+bench: $(VENV)/.dev  ## side-by-side benchmark (needs wrk: apt-get install wrk); writes bench/RESULTS.md
+	$(PY) -m bench.run
 
 fuzz: $(VENV)/.dev  ## schemathesis against a real server with many examples (FUZZ_EXAMPLES=1000)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(VENV)/bin/pytest tests/test_fuzz.py -v
