@@ -27,7 +27,9 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -223,6 +225,12 @@ def _wait_for_result(driver: webdriver.Chrome, expected: dict[str, Any]) -> list
     return driver.find_elements(By.CSS_SELECTOR, "#tokens .tok")
 
 
+def _directions(prediction: dict[str, Any]) -> list[str]:
+    """Each token's push, "pos" or "neg": `contribution` is for the predicted label, so flip it for "negative"."""
+    sign = 1 if prediction["label"] == "positive" else -1
+    return ["pos" if sign * t["contribution"] >= 0 else "neg" for t in prediction["explanation"]["tokens"]]
+
+
 def _rgba(colour: str) -> tuple[float, float, float, float]:
     parts = [float(x) for x in re.findall(r"[\d.]+", colour)]
     return (parts[0], parts[1], parts[2], parts[3] if len(parts) > 3 else 1.0)
@@ -267,11 +275,9 @@ def test_page_shows_label_tokens_chart_hidden_state_and_model_facts(driver: webd
 
         # Tokens: the model's tokens, unknown ones dashed, coloured by direction toward positive/negative.
         assert [t.text for t in tokens] == [t["text"] for t in explained]
-        toward_positive = expected["label"] == "positive"
+        assert [span.get_attribute("data-direction") for span in tokens] == _directions(expected)
         for span, tok in zip(tokens, explained, strict=True):
-            push = tok["contribution"] if toward_positive else -tok["contribution"]
             direction = span.get_attribute("data-direction")
-            assert direction == ("pos" if push >= 0 else "neg")
             r, _, b, alpha = _rgba(span.value_of_css_property("background-color"))
             assert alpha > 0.05, "token spans are coloured"
             assert (b > r) if direction == "pos" else (r > b), "blue pushes toward positive, red toward negative"
@@ -329,13 +335,52 @@ def test_page_shows_label_tokens_chart_hidden_state_and_model_facts(driver: webd
     assert [u for u in resources if u.startswith("http") and not u.startswith(f"{server.url}/")] == []
 
 
+# Swaps the real /predict answer for the equivalent answer about the other label: the label, its score
+# and the sign of every contribution (log-odds of "negative" = -log-odds of "positive").
+_MIRROR_PREDICT_JS = """
+(() => {
+  const realFetch = window.fetch.bind(window);
+  window.fetch = async (input, init) => {
+    const res = await realFetch(input, init);
+    if (!String(input).endsWith("predict") || !res.ok) return res;
+    const body = await res.json();
+    const other = Object.keys(body.probabilities).find((label) => label !== body.label);
+    body.label = other;
+    body.score = body.probabilities[other];
+    body.explanation.baseline = -body.explanation.baseline;
+    for (const t of body.explanation.tokens) t.contribution = -t.contribution;
+    return new Response(JSON.stringify(body), { headers: { "Content-Type": "application/json" } });
+  };
+})();
+"""
+
+
+def test_token_direction_does_not_depend_on_which_label_won(driver: webdriver.Chrome, server: Server) -> None:
+    """The tiny model calls most texts positive; this shows the page the same answer as a "negative" one."""
+    script = driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": _MIRROR_PREDICT_JS})
+    try:
+        _open(driver, server)
+        _set_text(driver, NEGATIVE)
+        real = server.predict(NEGATIVE)
+        tokens = _wait_for_result(driver, real)
+        other = next(label for label in real["probabilities"] if label != real["label"])
+        assert driver.find_element(By.ID, "label").get_attribute("data-label") == other
+        assert [span.get_attribute("data-direction") for span in tokens] == _directions(real)
+    finally:
+        driver.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": script["identifier"]})
+
+
 def test_errors_are_shown_readably(driver: webdriver.Chrome, server: Server) -> None:
     _open(driver, server)
+    _set_text(driver, POSITIVE)
+    _wait_for_result(driver, server.predict(POSITIVE))
     too_long = "a" * 5001
     _set_text(driver, too_long, typed=False)
     _wait(driver, lambda d: _state(d) == "error", "the 422 error")
     error = driver.find_element(By.ID, "error")
     assert error.get_attribute("data-status") == "422"
+    assert driver.find_elements(By.CSS_SELECTOR, "#tokens .tok, #chart svg, #hidden .state") == [], "no stale result"
+    assert driver.find_element(By.ID, "label").get_attribute("data-label") == ""
     problem = httpx.post(f"{server.url}/predict", json={"text": too_long}, timeout=10).json()
     assert "the limit is 5000" in problem["detail"]
     assert error.text == f"{problem['title']} (422)\n{problem['detail']}"
@@ -380,6 +425,43 @@ def test_api_key_is_asked_for_and_then_used(driver: webdriver.Chrome, keyed_serv
 
     driver.refresh()  # remembered for the tab's session
     assert driver.find_element(By.ID, "api-key").get_attribute("value") == API_KEY
+
+
+def test_keyboard_only_use(driver: webdriver.Chrome, server: Server) -> None:
+    _open(driver, server)
+    assert driver.find_element(By.ID, "summary").get_attribute("aria-live") == "polite"
+    assert driver.find_element(By.CSS_SELECTOR, "label[for=text]").text == "Text to classify"
+    describe = "const e = document.activeElement; return e.id || e.textContent.replace(/\\s+/g, ' ').trim()"
+    order = []
+    for _ in range(9):
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        order.append(driver.execute_script(describe))
+    assert order == [
+        "Skip to the text box",
+        "text",
+        "gorgeous, witty",
+        "dull, too long",
+        "mixed",
+        "中文",
+        "API key (optional)",
+        "API docs (Swagger UI)",
+        "API reference (ReDoc)",
+    ]
+
+    # Back to an example button: it shows a focus ring, and Enter runs it.
+    for _ in range(5):
+        ActionChains(driver).key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT).perform()
+    button = driver.switch_to.active_element
+    assert button.text == "dull, too long"
+    assert button.value_of_css_property("outline-style") == "solid"
+    ActionChains(driver).send_keys(Keys.ENTER).perform()
+    _wait_for_result(driver, server.predict(button.get_attribute("data-text") or ""))
+    assert driver.switch_to.active_element.get_attribute("id") == "text"
+
+    # The API key field is reachable too: open its disclosure with the keyboard.
+    driver.find_element(By.CSS_SELECTOR, "#api-key-box summary").send_keys(Keys.SPACE)
+    ActionChains(driver).send_keys(Keys.TAB).perform()
+    assert driver.switch_to.active_element.get_attribute("id") == "api-key"
 
 
 def _png_size(path: Path) -> tuple[int, int]:

@@ -138,8 +138,9 @@
     } catch (err) {
       if (err.name === "AbortError") return;
       showError(err);
+      clearResult();
       main.dataset.state = "error";
-      $("summary").textContent = err.status === 401 ? "An API key is needed." : `Error: ${err.message}`;
+      $("summary").textContent = err.status === 401 ? "An API key is needed." : "No result: see the error above.";
       if (err.status === 503 && err.retryAfter) retryTimer = setTimeout(predict, err.retryAfter * 1000);
     } finally {
       if (inflight === controller) inflight = null;
@@ -150,12 +151,18 @@
 
   function renderEmpty() {
     main.dataset.state = "empty";
+    clearResult();
+    $("summary").textContent = "Type some text to see its sentiment.";
+  }
+
+  /** Remove the last result, so that nothing on screen belongs to an older text. */
+  function clearResult() {
+    main.classList.remove("has-result");
     $("label").textContent = "—";
     $("label").dataset.label = "";
     $("score").textContent = "";
     $("language").textContent = "language: —";
-    $("probbar-fill").style.width = "50%";
-    $("summary").textContent = "Type some text to see its sentiment.";
+    $("probbar-fill").style.width = "0";
     $("tokens").replaceChildren();
     $("chart").replaceChildren();
     $("chart-desc").textContent = "";
@@ -170,6 +177,7 @@
 
   function render(r) {
     const pos = positiveLabel(r.probabilities);
+    main.classList.add("has-result");
     $("label").textContent = r.label;
     $("label").dataset.label = r.label;
     $("score").textContent = pct(r.score);
@@ -197,6 +205,7 @@
         const strength = Math.min(1, Math.abs(push[i]) / scale);
         const span = el("span", {
           class: t.known ? "tok" : "tok tok-unknown",
+          role: "listitem",
           "data-index": String(i),
           "data-direction": dir,
           title:
