@@ -186,7 +186,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="sentiment-rnn",
         version="1.0.0",
         summary="Sentiment analysis with a torch.nn.RNN (tanh Elman RNN) classifier.",
-        description=_DESCRIPTION,
+        description=_description(settings),
         lifespan=lifespan,
     )
     app.state.service = state
@@ -341,14 +341,29 @@ def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
     return schema
 
 
-_DESCRIPTION = """
+def _description(s: Settings) -> str:
+    """The API overview shown in /docs, with this instance's limits."""
+    auth = "required on prediction and metadata routes" if s.api_key else "not required (SENTIMENT_API_KEY unset)"
+    return f"""
 Classifies the sentiment of English (and, where its model is loaded, Chinese) text with a
 recurrent network whose core is `torch.nn.RNN`, the tanh Elman RNN
 h_t = tanh(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh), run from h_0 = 0.
 
-Every answer carries the label, its probability, and a summary of the final hidden state h_n.
-Errors are RFC 9457 problem details (`application/problem+json`) with one shape everywhere.
-Limits (all `SENTIMENT_*` settings): text length, texts per batch, body size, request timeout.
+Every answer carries the label, its probability, and a summary of the final hidden state h_n;
+`explain: true` adds how each token moved the decision. Errors are RFC 9457 problem details
+(`application/problem+json`) with one shape everywhere; unknown request fields are rejected (422)
+so that a typo such as `"explian"` is not silently ignored.
+
+| limit (setting) | this instance |
+|---|---|
+| characters per text (`SENTIMENT_MAX_TEXT_CHARS`) | {s.max_text_chars} |
+| texts per batch (`SENTIMENT_MAX_BATCH_TEXTS`) | {s.max_batch_texts} |
+| request body bytes (`SENTIMENT_MAX_BODY_BYTES`; larger: 413 before the body is read) | {s.max_body_bytes} |
+| seconds a prediction may wait (`SENTIMENT_REQUEST_TIMEOUT_S`; then 503) | {s.request_timeout_s:g} |
+| texts queued for the model (`SENTIMENT_QUEUE_SIZE`; beyond: 503 + Retry-After) | {s.queue_size} |
+| API key | {auth} |
+
+Texts longer than the model's token limit are read up to the limit and answered with `truncated: true`.
 """
 
 
