@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import orjson
 import torch
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -28,7 +29,7 @@ from service.batching import MicroBatcher, OverloadedError
 from service.config import Settings, get_settings
 from service.errors import PROBLEM_JSON, ProblemError
 from service.middleware import RequestContext
-from service.predictor import Predictor
+from service.predictor import Answer, Predictor
 from service.predictor import Request as PredictRequestItem
 from service.schemas import BatchRequest, BatchResponse, ModelInfo, ModelsResponse, Prediction, PredictRequest, Problem
 from service.security import api_key_guard
@@ -114,7 +115,7 @@ async def _parse(request: Request, model: type[M], state: ServiceState) -> M:
     return model.model_validate_json(body, context=context)
 
 
-async def _run(state: ServiceState, predictor: Predictor, items: list[PredictRequestItem]) -> list[Prediction]:
+async def _run(state: ServiceState, predictor: Predictor, items: list[PredictRequestItem]) -> list[Answer]:
     assert state.batcher is not None
     try:
         results = await asyncio.wait_for(state.batcher.submit(predictor, items), state.settings.request_timeout_s)
@@ -124,7 +125,7 @@ async def _run(state: ServiceState, predictor: Predictor, items: list[PredictReq
     except TimeoutError:
         raise ProblemError(503, "the prediction timed out; retry shortly", headers={"Retry-After": "1"}) from None
     for p in results:
-        state.metrics.predictions.labels(predictor.name, p.label).inc()
+        state.metrics.predictions.labels(predictor.name, p["label"]).inc()
     return results
 
 
@@ -209,7 +210,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         predictor = state.predictor_for(req.lang, req.text)
         item = PredictRequestItem(predictor.encode(req.text), req.explain, req.include_hidden)
         (result,) = await _run(state, predictor, [item])
-        return Response(result.model_dump_json(exclude_none=True), media_type="application/json")
+        return Response(orjson.dumps(result), media_type="application/json")
 
     @app.post(
         "/predict/batch",
@@ -230,14 +231,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             p = state.predictor_for(req.lang, text)
             predictors[p.name] = p
             groups.setdefault(p.name, []).append(i)
-        answers: list[Prediction | None] = [None] * len(req.texts)
+        answers: list[Answer | None] = [None] * len(req.texts)
         for name, indices in groups.items():
             p = predictors[name]
             items = [PredictRequestItem(p.encode(req.texts[i]), req.explain, req.include_hidden) for i in indices]
             for i, result in zip(indices, await _run(state, p, items), strict=True):
                 answers[i] = result
-        body = BatchResponse(predictions=[a for a in answers if a is not None])
-        return Response(body.model_dump_json(exclude_none=True), media_type="application/json")
+        return Response(orjson.dumps({"predictions": answers}), media_type="application/json")
 
     @app.get(
         "/health", summary="Liveness", description="200 while the process answers HTTP.", response_model=dict[str, str]

@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from service.predictor import Predictor, Request
-from service.schemas import Prediction
+from service.predictor import Answer, Predictor, Request
 
 log = logging.getLogger("service.batching")
 
@@ -38,9 +37,9 @@ class OverloadedError(RuntimeError):
 class _Job:
     predictor: Predictor
     requests: list[Request]
-    future: asyncio.Future[list[Prediction]]
+    future: asyncio.Future[list[Answer]]
     loop: asyncio.AbstractEventLoop
-    results: list[Prediction] = field(default_factory=list)
+    results: list[Answer] = field(default_factory=list)
     error: BaseException | None = None
 
 
@@ -80,7 +79,7 @@ class MicroBatcher:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    async def submit(self, predictor: Predictor, requests: list[Request]) -> list[Prediction]:
+    async def submit(self, predictor: Predictor, requests: list[Request]) -> list[Answer]:
         loop = asyncio.get_running_loop()
         job = _Job(predictor, requests, loop.create_future(), loop)
         with self._cond:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -16,9 +17,9 @@ from torch import Tensor
 from model.checkpoint import Checkpoint, CheckpointError, load_checkpoint, sha256_file
 from model.inference import Classifier, explain_from_logits
 from model.tokenizer import UNK_ID, get_tokenizer
-from service.schemas import Explanation, HiddenState, Prediction, StateSummary, TokenExplanation, Unit
 
 TOP_UNITS = 5
+Answer = dict[str, Any]  # one prediction, JSON-ready, shaped like `service.schemas.Prediction`
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,16 @@ class Predictor:
         self._directions = ("forward", "backward")[: cfg.num_directions]
         self._layers = [(layer, d) for layer in range(cfg.num_layers) for d in self._directions]
         self.load_seconds = 0.0
+        self._note = (
+            "running = the model's probabilities had the text ended after this token; "
+            "contribution = change in log-odds of the predicted label when the token was read; "
+            "baseline + sum(contributions) = final log-odds."
+        )
+        if cfg.bidirectional:
+            self._note += (
+                " The model is bidirectional: each prefix is re-read in both directions, so the running"
+                " value is what the whole model says about that prefix, not a state of the forward pass alone."
+            )
 
     @classmethod
     def load(cls, path: Path, expected_sha256: str | None = None) -> Predictor:
@@ -82,44 +93,45 @@ class Predictor:
         tokens = tokens[:limit]
         return Encoded(tokens, self.ckpt.vocab.encode(tokens), truncated)
 
-    def predict(self, requests: list[Request]) -> list[Prediction]:
-        """Answer a batch of encoded requests, in order."""
+    def predict(self, requests: list[Request]) -> list[Answer]:
+        """Answer a batch of encoded requests, in order, as JSON-ready dicts shaped like `Prediction`.
+
+        Plain dicts rather than pydantic objects: on the hot path, validating objects we built
+        ourselves would cost more than the forward pass (`tests/test_api.py` validates the shape).
+        """
         if not requests:
             return []
         out = self.classifier.forward_ids([r.encoded.ids for r in requests])
         probs = out.probabilities.tolist()
+        best = [max(range(len(p)), key=p.__getitem__) for p in probs]
         summaries = self.summarize(out.h_n, [r.include_hidden for r in requests])
-        explained = [i for i, r in enumerate(requests) if r.explain and r.encoded.ids]
+        explained = [i for i, r in enumerate(requests) if r.explain]
         explanations = dict(
             zip(
                 explained,
-                self.explain(
-                    [requests[i].encoded for i in explained],
-                    [max(range(len(self.labels)), key=probs[i].__getitem__) for i in explained],
-                ),
+                self.explain([requests[i].encoded for i in explained], [best[i] for i in explained]),
                 strict=True,
             )
         )
         results = []
         for i, (req, p) in enumerate(zip(requests, probs, strict=True)):
-            best = max(range(len(p)), key=p.__getitem__)
-            results.append(
-                Prediction(
-                    label=self.labels[best],
-                    score=p[best],
-                    probabilities=dict(zip(self.labels, p, strict=True)),
-                    language=self.ckpt.language,
-                    model_version=self.version,
-                    tokens=len(req.encoded.ids),
-                    unknown_tokens=req.encoded.unknown,
-                    truncated=req.encoded.truncated,
-                    hidden_state=summaries[i],
-                    explanation=explanations.get(i),
-                )
-            )
+            result = {
+                "label": self.labels[best[i]],
+                "score": p[best[i]],
+                "probabilities": dict(zip(self.labels, p, strict=True)),
+                "language": self.ckpt.language,
+                "model_version": self.version,
+                "tokens": len(req.encoded.ids),
+                "unknown_tokens": req.encoded.unknown,
+                "truncated": req.encoded.truncated,
+                "hidden_state": summaries[i],
+            }
+            if i in explanations:
+                result["explanation"] = explanations[i]
+            results.append(result)
         return results
 
-    def summarize(self, h_n: Tensor, include_values: list[bool]) -> list[HiddenState]:
+    def summarize(self, h_n: Tensor, include_values: list[bool]) -> list[dict[str, Any]]:
         """Per text, per layer and direction: norm, mean, std, min, max and the top units of h_n.
 
         ``h_n`` is [batch, num_layers * num_directions, hidden_size], in torch.nn.RNN's order
@@ -136,65 +148,59 @@ class Predictor:
         results = []
         for b, with_values in enumerate(include_values):
             values = h_n[b].tolist() if with_values else None
-            states = [
-                StateSummary(
-                    layer=layer,
-                    direction=direction,
-                    l2_norm=s[0],
-                    mean=s[1],
-                    std=s[2],
-                    min=s[3],
-                    max=s[4],
-                    top_units=[Unit(index=i, value=v) for i, v in zip(top_idx[b][j], top_values[b][j], strict=True)],
-                    values=values[j] if values is not None else None,
-                )
-                for j, ((layer, direction), s) in enumerate(zip(self._layers, stats[b], strict=True))
-            ]
+            states = []
+            for j, ((layer, direction), st) in enumerate(zip(self._layers, stats[b], strict=True)):
+                state = {
+                    "layer": layer,
+                    "direction": direction,
+                    "l2_norm": st[0],
+                    "mean": st[1],
+                    "std": st[2],
+                    "min": st[3],
+                    "max": st[4],
+                    "top_units": [
+                        {"index": i, "value": v} for i, v in zip(top_idx[b][j], top_values[b][j], strict=True)
+                    ],
+                }
+                if values is not None:
+                    state["values"] = values[j]
+                states.append(state)
             results.append(
-                HiddenState(
-                    num_layers=cfg.num_layers,
-                    num_directions=cfg.num_directions,
-                    hidden_size=cfg.hidden_size,
-                    states=states,
-                )
+                {
+                    "num_layers": cfg.num_layers,
+                    "num_directions": cfg.num_directions,
+                    "hidden_size": cfg.hidden_size,
+                    "states": states,
+                }
             )
         return results
 
-    def explain(self, encoded: list[Encoded], labels: list[int]) -> list[Explanation]:
+    def explain(self, encoded: list[Encoded], labels: list[int]) -> list[dict[str, Any]]:
         """All prefixes of all texts in one batched forward pass; see `model.inference.Explanation`."""
-        if not encoded:
-            return []
         prefixes = [e.ids[:t] for e in encoded for t in range(1, len(e.ids) + 1)]
-        logits = self.classifier.forward_ids(prefixes).logits
+        logits = self.classifier.forward_ids(prefixes).logits if prefixes else None
         baseline = self.classifier.baseline_logits()
-        note = (
-            "running = the model's probabilities had the text ended after this token; "
-            "contribution = change in log-odds of the predicted label when the token was read; "
-            "baseline + sum(contributions) = final log-odds."
-        )
-        if self.ckpt.model_config.bidirectional:
-            note += (
-                " The model is bidirectional: each prefix is re-read in both directions, so the running"
-                " value is what the whole model says about that prefix, not a state of the forward pass alone."
-            )
         out, start = [], 0
         for enc, label in zip(encoded, labels, strict=True):
             n = len(enc.ids)
-            ex = explain_from_logits(logits[start : start + n], baseline, label)
-            start += n
-            running = ex.running.tolist()
-            out.append(
-                Explanation(
-                    baseline=ex.baseline,
-                    tokens=[
-                        TokenExplanation(
-                            text=tok, known=i != UNK_ID, contribution=c, running=dict(zip(self.labels, r, strict=True))
-                        )
-                        for tok, i, c, r in zip(enc.tokens, enc.ids, ex.contributions.tolist(), running, strict=True)
-                    ],
-                    note=note,
-                )
+            ex = explain_from_logits(
+                logits[start : start + n] if logits is not None and n else baseline.new_empty(0, len(self.labels)),
+                baseline,
+                label,
             )
+            start += n
+            tokens = [
+                {
+                    "text": tok,
+                    "known": i != UNK_ID,
+                    "contribution": c,
+                    "running": dict(zip(self.labels, r, strict=True)),
+                }
+                for tok, i, c, r in zip(
+                    enc.tokens, enc.ids, ex.contributions.tolist(), ex.running.tolist(), strict=True
+                )
+            ]
+            out.append({"baseline": ex.baseline, "tokens": tokens, "note": self._note})
         return out
 
     @torch.inference_mode()

@@ -73,12 +73,18 @@ class BatchRequest(_Options):
         return texts
 
 
-class Unit(BaseModel):
+class _Out(BaseModel):
+    """Response models: exactly these fields (the tests validate served answers against them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Unit(_Out):
     index: int = Field(description="Index of the hidden unit (0 .. hidden_size-1).")
     value: float
 
 
-class StateSummary(BaseModel):
+class StateSummary(_Out):
     layer: int
     direction: Literal["forward", "backward"]
     l2_norm: float
@@ -90,7 +96,7 @@ class StateSummary(BaseModel):
     values: list[float] | None = Field(None, description="All hidden_size values (with include_hidden).")
 
 
-class HiddenState(BaseModel):
+class HiddenState(_Out):
     """Summary of the final hidden state h_n, one entry per layer and direction."""
 
     num_layers: int
@@ -99,20 +105,20 @@ class HiddenState(BaseModel):
     states: list[StateSummary]
 
 
-class TokenExplanation(BaseModel):
+class TokenExplanation(_Out):
     text: str
     known: bool = Field(description="False when the token is outside the vocabulary (read as <unk>).")
     contribution: float = Field(description="Change in log-odds of the predicted label when the RNN read this token.")
     running: dict[str, float] = Field(description="Probability of each label had the text ended after this token.")
 
 
-class Explanation(BaseModel):
+class Explanation(_Out):
     baseline: float = Field(description="Log-odds of the predicted label before any token (h_0 = 0).")
     tokens: list[TokenExplanation]
     note: str = Field(description="How to read the numbers for this model.")
 
 
-class Prediction(BaseModel):
+class Prediction(_Out):
     label: str = Field(examples=["negative"])
     score: float = Field(description="Probability of the returned label.", examples=[0.93])
     probabilities: dict[str, float] = Field(examples=[{"negative": 0.93, "positive": 0.07}])
@@ -125,11 +131,11 @@ class Prediction(BaseModel):
     explanation: Explanation | None = None
 
 
-class BatchResponse(BaseModel):
+class BatchResponse(_Out):
     predictions: list[Prediction]
 
 
-class ModelInfo(BaseModel):
+class ModelInfo(_Out):
     name: str
     language: Language
     model_version: str
@@ -144,7 +150,7 @@ class ModelInfo(BaseModel):
     metrics: dict[str, Any]
 
 
-class ModelsResponse(BaseModel):
+class ModelsResponse(_Out):
     models: list[ModelInfo]
 
 

@@ -14,6 +14,7 @@ from model.network import pad_batch
 from model.tokenizer import tokenize
 from service.app import create_app
 from service.config import Settings
+from service.schemas import BatchResponse, ModelInfo, Prediction
 from tests.conftest import assert_same_prediction
 
 TEXT = "This ISN'T great (at all)!"
@@ -51,6 +52,17 @@ def test_predict_shape(client: TestClient) -> None:
         mags = [abs(u["value"]) for u in s["top_units"]]
         assert mags == sorted(mags, reverse=True)
         assert -1 <= s["min"] <= s["mean"] <= s["max"] <= 1
+
+
+def test_answers_conform_to_the_documented_models(client: TestClient) -> None:
+    """Answers are built as plain dicts on the hot path; they must still be exactly the documented shape."""
+    for options in ({}, {"explain": True}, {"include_hidden": True, "explain": True}):
+        body = client.post("/predict", json={"text": TEXT, **options}).json()
+        Prediction.model_validate(body, strict=True)
+        batch = client.post("/predict/batch", json={"texts": [TEXT, "fine"], **options}).json()
+        BatchResponse.model_validate(batch, strict=True)
+    info = client.get("/model").json()
+    ModelInfo.model_validate(info)
 
 
 def test_hidden_state_equals_torch_rnn_from_zero_h0(client: TestClient, tiny_checkpoint: Path) -> None:

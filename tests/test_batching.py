@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 from service.batching import MicroBatcher, OverloadedError
-from service.predictor import Predictor, Request
-from service.schemas import Prediction
+from service.predictor import Answer, Predictor, Request
 from tests.conftest import assert_same_prediction
 
 TEXTS = [
@@ -32,7 +31,7 @@ def test_concurrent_requests_share_forward_passes_and_equal_single_results(predi
     sizes: list[int] = []
     batcher = MicroBatcher(max_batch=16, max_wait_ms=2, on_batch=lambda p, n: sizes.append(n))
 
-    async def run() -> list[list[Prediction]]:
+    async def run() -> list[list[Answer]]:
         batcher.start()
         try:
             jobs = [batcher.submit(predictor, [Request(predictor.encode(TEXTS[i % len(TEXTS)]))]) for i in range(60)]
@@ -46,7 +45,7 @@ def test_concurrent_requests_share_forward_passes_and_equal_single_results(predi
     assert sum(sizes) == 60
     for i, (pred,) in enumerate(results):
         (single,) = predictor.predict([Request(predictor.encode(TEXTS[i % len(TEXTS)]))])
-        assert_same_prediction(pred.model_dump(), single.model_dump())
+        assert_same_prediction(pred, single)
 
 
 def test_queue_is_bounded(predictor: Predictor) -> None:
