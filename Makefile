@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export SENTIMENT_DATA_DIR ?= $(abspath $(DATA_DIR))
 
-.PHONY: help serve test lint typecheck train evaluate bench fuzz clean
+.PHONY: help serve test lint typecheck train evaluate bench fuzz container-smoke clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ bench: $(VENV)/.dev  ## side-by-side benchmark (needs wrk: apt-get install wrk);
 
 fuzz: $(VENV)/.dev  ## schemathesis against a real server with many examples (FUZZ_EXAMPLES=1000)
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(VENV)/bin/pytest tests/test_fuzz.py -v
+
+container-smoke:  ## build the image; check it with docker run, docker-compose and 2 replicas (Docker or podman)
+	scripts/container_smoke.sh
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# Container smoke test (`make container-smoke`): build the image, run it read-only and check it,
+# then the same through docker-compose, then the "scaled" profile (two replicas behind nginx).
+# Prints one line per check and the image size; exits non-zero on the first failed check.
+#
+# Needs a Docker-compatible engine, docker-compose (1.28+ or Compose v2 as `docker compose`) and
+# python3. Where no Docker daemon answers and ../shared/tools/container-env.sh exists (podman set-up
+# without registry access), it sources that script and takes the CPU torch wheel from ./wheels.
+#
+# Settings: IMAGE (default sentiment-rnn:smoke), SMOKE_PORT / SMOKE_COMPOSE_PORT / SMOKE_LB_PORT
+# (18000 / 18001 / 18080 on 127.0.0.1), SKIP_SCALED=1, MAX_IMAGE_BYTES (default 1000000000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+IMAGE=${IMAGE:-sentiment-rnn:smoke}
+PORT=${SMOKE_PORT:-18000}
+COMPOSE_PORT=${SMOKE_COMPOSE_PORT:-18001}
+LB_PORT=${SMOKE_LB_PORT:-18080}
+MAX_IMAGE_BYTES=${MAX_IMAGE_BYTES:-1000000000}
+PYTHON=${PYTHON:-python3}
+PROJECT=sentiment-smoke
+CONTAINER=sentiment-smoke-run
+POSITIVE='{"text": "A wonderful, moving film with a brilliant cast. I loved every minute of it."}'
+
+step() { printf '\n== %s\n' "$*"; }
+ok() { printf '  ok    %s\n' "$*"; }
+die() { printf '  FAIL  %s\n' "$*" >&2; exit 1; }
+
+# ---------------------------------------------------------------- engine
+if ! docker info >/dev/null 2>&1; then
+  env_script=${CONTAINER_ENV_SCRIPT:-../shared/tools/container-env.sh}
+  [ -f "$env_script" ] || die "no Docker daemon answers and there is no $env_script"
+  echo "no Docker daemon answers: preparing podman with $env_script (first run: 2-3 minutes)"
+  # shellcheck source=/dev/null
+  source "$env_script"
+  if ! compgen -G 'wheels/torch-*.whl' >/dev/null; then
+    "$env_script" --torch-wheel wheels >/dev/null
+  fi
+fi
+PODMAN=0
+engine=$(docker version 2>/dev/null || true)  # (no `| grep -q` here: SIGPIPE under pipefail)
+if [[ "$engine" == *Podman* ]] && command -v podman >/dev/null; then PODMAN=1; fi
+if command -v docker-compose >/dev/null; then
+  COMPOSE=(docker-compose)
+elif docker compose version >/dev/null 2>&1; then
+  COMPOSE=(docker compose)
+else
+  die "neither docker-compose nor 'docker compose' is installed"
+fi
+
+[ -f model/artifacts/sentiment-rnn.pt ] || die "model/artifacts/sentiment-rnn.pt is missing: train it (make train)"
+if [ ! -f model/artifacts/sentiment-rnn-zh.pt ] && [ -z "${SENTIMENT_CHECKPOINT_ZH:-}" ]; then
+  echo "note: no model/artifacts/sentiment-rnn-zh.pt: running with SENTIMENT_CHECKPOINT_ZH=none (English only)"
+  export SENTIMENT_CHECKPOINT_ZH=none
+fi
+ZH_ENV=()
+[ -n "${SENTIMENT_CHECKPOINT_ZH:-}" ] && ZH_ENV=(-e "SENTIMENT_CHECKPOINT_ZH=$SENTIMENT_CHECKPOINT_ZH")
+
+compose() { SENTIMENT_IMAGE=$IMAGE "${COMPOSE[@]}" -p "$PROJECT" -f docker-compose.yml "$@"; }
+cleanup() {
+  docker rm -f "$CONTAINER" >/dev/null 2>&1 || true
+  compose --profile scaled down --remove-orphans >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+cleanup
+
+# HTTP and JSON checks in Python, so the host needs no curl or jq
+wait_ready() {  # URL SECONDS
+  "$PYTHON" - "$1" "$2" <<'PY'
+import sys, time, urllib.request
+url, deadline = sys.argv[1], time.monotonic() + float(sys.argv[2])
+while True:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            if r.status == 200:
+                break
+    except OSError:
+        pass
+    if time.monotonic() > deadline:
+        sys.exit(f"{url} not ready after {sys.argv[2]} s")
+    time.sleep(1)
+PY
+}
+check_predict() {  # BASE_URL -> prints the verdict
+  "$PYTHON" - "$1" "$POSITIVE" <<'PY'
+import json, math, sys, urllib.request
+req = urllib.request.Request(sys.argv[1] + "/predict", sys.argv[2].encode(), {"Content-Type": "application/json"})
+with urllib.request.urlopen(req, timeout=10) as r:
+    body = json.load(r)
+probs = body["probabilities"]
+assert body["label"] in ("negative", "positive"), body
+assert set(probs) == {"negative", "positive"}, probs
+assert math.isclose(sum(probs.values()), 1.0, abs_tol=1e-4), probs
+assert math.isclose(body["score"], probs[body["label"]], abs_tol=1e-6), body
+assert "hidden_state" in body, body
+verdict = "positive, as expected" if body["label"] == "positive" else "NEGATIVE (weak model?) but well-formed"
+print(f"POST /predict -> {body['label']} {body['score']:.3f} ({verdict}; model {body['model_version']})")
+PY
+}
+
+# ---------------------------------------------------------------- build
+step "build $IMAGE"
+start=$SECONDS
+if [ "$PODMAN" = 1 ]; then
+  # podman's Docker-compatible build API writes OCI images, which drop HEALTHCHECK
+  podman build --format docker -q -t "$IMAGE" . >/dev/null
+else
+  docker build -q -t "$IMAGE" . >/dev/null
+fi
+ok "built in $((SECONDS - start)) s"
+user=$(docker image inspect -f '{{.Config.User}}' "$IMAGE")
+[[ -n "$user" && "$user" != 0* && "$user" != root* ]] || die "image USER is '$user'"
+ok "image USER $user"
+# (podman 4's Docker-compatible API leaves Config.Healthcheck out of image inspect: ask podman)
+if [ "$PODMAN" = 1 ]; then inspect=(podman image inspect); else inspect=(docker image inspect); fi
+healthcheck=$("${inspect[@]}" -f '{{json .Config.Healthcheck}}' "$IMAGE")
+[[ "$healthcheck" == */health* ]] || die "image has no HEALTHCHECK on /health"
+ok "image HEALTHCHECK on /health"
+
+# ---------------------------------------------------------------- docker run
+step "docker run --read-only (127.0.0.1:$PORT)"
+docker run -d --name "$CONTAINER" --read-only --tmpfs /tmp --cpus 1 --memory 1g \
+  --health-interval 2s -p "127.0.0.1:$PORT:8000" "${ZH_ENV[@]}" "$IMAGE" >/dev/null
+start=$SECONDS
+wait_ready "http://127.0.0.1:$PORT/ready" 120 || { docker logs "$CONTAINER" | tail -20; die "not ready"; }
+ok "/ready 200 after $((SECONDS - start)) s"
+ok "$(check_predict "http://127.0.0.1:$PORT")"
+uid=$(docker exec "$CONTAINER" id -u)
+[ "$uid" != 0 ] || die "the process runs as root"
+ok "runs as uid $uid (non-root)"
+if docker exec -u 0 "$CONTAINER" touch /app/.probe 2>/dev/null; then die "the root filesystem is writable"; fi
+docker exec "$CONTAINER" touch /tmp/.probe || die "/tmp (tmpfs) is not writable"
+ok "root filesystem read-only (even root cannot write /app), /tmp writable, service works"
+if [ "$PODMAN" = 1 ]; then
+  podman healthcheck run "$CONTAINER" >/dev/null || die "HEALTHCHECK failed"
+else
+  for _ in $(seq 1 30); do
+    [ "$(docker inspect -f '{{.State.Health.Status}}' "$CONTAINER")" = healthy ] && break
+    sleep 1
+  done
+  [ "$(docker inspect -f '{{.State.Health.Status}}' "$CONTAINER")" = healthy ] || die "HEALTHCHECK not healthy"
+fi
+ok "HEALTHCHECK healthy"
+docker stop -t 20 "$CONTAINER" >/dev/null
+code=$(docker inspect -f '{{.State.ExitCode}}' "$CONTAINER")
+[ "$code" = 0 ] || { docker logs "$CONTAINER" | tail -20; die "exit code $code after docker stop"; }
+ok "graceful stop on SIGTERM (exit code 0)"
+docker rm "$CONTAINER" >/dev/null
+
+# ---------------------------------------------------------------- docker-compose
+step "${COMPOSE[*]} (127.0.0.1:$COMPOSE_PORT)"
+compose config -q || die "docker-compose.yml does not validate"
+ok "${COMPOSE[*]} config -q"
+SENTIMENT_PUBLISH=127.0.0.1:$COMPOSE_PORT compose up -d --no-build sentiment >/dev/null 2>&1 \
+  || die "${COMPOSE[*]} up failed"
+start=$SECONDS
+wait_ready "http://127.0.0.1:$COMPOSE_PORT/ready" 120 || { compose logs --tail 20; die "not ready"; }
+ok "/ready 200 through the published port after $((SECONDS - start)) s"
+ok "$(check_predict "http://127.0.0.1:$COMPOSE_PORT")"
+cid=$(compose ps -q sentiment)
+uid=$(docker exec "$cid" id -u)
+[ "$uid" != 0 ] || die "the compose service runs as root"
+ok "runs as uid $uid (non-root)"
+limits=$(docker inspect -f '{{.HostConfig.ReadonlyRootfs}} {{.HostConfig.NanoCpus}} {{.HostConfig.Memory}}' "$cid")
+[ "$limits" = "true 1000000000 1073741824" ] || die "read_only/cpus/memory not applied: $limits"
+ok "read_only, 1 CPU, 1 GiB applied ($limits)"
+compose down >/dev/null 2>&1
+ok "down"
+
+# ---------------------------------------------------------------- scaled profile
+if [ "${SKIP_SCALED:-0}" != 1 ]; then
+  step "profile scaled: 2 replicas behind nginx (127.0.0.1:$LB_PORT)"
+  NGINX_IMAGE=${NGINX_IMAGE:-nginx:1.27-alpine}
+  if ! docker image inspect "$NGINX_IMAGE" >/dev/null 2>&1 && ! docker pull -q "$NGINX_IMAGE" >/dev/null 2>&1; then
+    NGINX_IMAGE=sentiment-rnn-nginx:local
+    echo "  (cannot pull nginx: building the Debian stand-in deploy/nginx/Dockerfile as $NGINX_IMAGE)"
+    if [ "$PODMAN" = 1 ]; then
+      podman build --format docker -q -t "$NGINX_IMAGE" deploy/nginx >/dev/null
+    else
+      docker build -q -t "$NGINX_IMAGE" deploy/nginx >/dev/null
+    fi
+  fi
+  export NGINX_IMAGE
+  SENTIMENT_LB_PUBLISH=127.0.0.1:$LB_PORT compose --profile scaled up -d --no-build nginx >/dev/null 2>&1 \
+    || die "${COMPOSE[*]} --profile scaled up failed"
+  n=$(compose ps -q sentiment-replica | wc -l)
+  [ "$n" -ge 2 ] || die "$n sentiment-replica containers running"
+  ok "$n sentiment-replica containers + nginx"
+  "$PYTHON" - "http://127.0.0.1:$LB_PORT" "$POSITIVE" <<'PY' || { compose logs --tail 10; die "requests did not reach both replicas"; }
+import collections, sys, time, urllib.request
+base, body = sys.argv[1], sys.argv[2].encode()
+seen = collections.Counter()
+deadline = time.monotonic() + 120
+while time.monotonic() < deadline:  # until both replicas are ready, then 20 more requests
+    try:
+        req = urllib.request.Request(base + "/predict", body, {"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            upstream = r.headers.get("X-Upstream", "")
+            if "," not in upstream:  # answered by the first replica tried
+                seen[upstream] += 1
+    except OSError:
+        time.sleep(1)
+        continue
+    if len(seen) >= 2 and sum(seen.values()) >= 20:
+        break
+    if len(seen) < 2:
+        time.sleep(0.5)
+print("  ok    answers per replica: " + ", ".join(f"{k} x{v}" for k, v in sorted(seen.items())))
+sys.exit(0 if len(seen) >= 2 else 1)
+PY
+  compose --profile scaled down >/dev/null 2>&1
+  ok "down"
+fi
+
+# ---------------------------------------------------------------- size
+step "image size"
+bytes=$(docker image inspect -f '{{.Size}}' "$IMAGE")
+size="$IMAGE: $((bytes / 1000000)) MB ($(awk -v b="$bytes" 'BEGIN { printf "%.2f", b / 1073741824 }') GiB)"
+[ "$bytes" -le "$MAX_IMAGE_BYTES" ] || die "$size is over $MAX_IMAGE_BYTES bytes"
+ok "$size, goal <= $((MAX_IMAGE_BYTES / 1000000)) MB"
+printf '\ncontainer smoke test passed\n'
