@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
 import orjson
 import torch
-from fastapi import Depends, FastAPI, Request
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -32,7 +32,7 @@ from service.middleware import RequestContext
 from service.predictor import Answer, Predictor
 from service.predictor import Request as PredictRequestItem
 from service.schemas import BatchRequest, BatchResponse, ModelInfo, ModelsResponse, Prediction, PredictRequest, Problem
-from service.security import api_key_guard
+from service.security import api_key_dependencies
 from service.telemetry import Metrics, configure_logging
 
 log = logging.getLogger("service.app")
@@ -56,15 +56,11 @@ class ServiceState:
             raise ProblemError(422, f"no model is loaded for language {chosen!r}; loaded: {sorted(self.predictors)}")
         return self.predictors[chosen]
 
-
-def get_state(request: Request) -> ServiceState:
-    state: ServiceState = request.app.state.service
-    if not state.ready or state.batcher is None:
-        raise ProblemError(503, "the model is not loaded yet", headers={"Retry-After": "1"})
-    return state
-
-
-State = Annotated[ServiceState, Depends(get_state)]
+    def require_ready(self) -> MicroBatcher:
+        """The batcher, or 503 while models load or the service shuts down."""
+        if not self.ready or self.batcher is None:
+            raise ProblemError(503, "the model is not loaded yet", headers={"Retry-After": "1"})
+        return self.batcher
 
 
 def _load(state: ServiceState) -> None:
@@ -116,9 +112,9 @@ async def _parse(request: Request, model: type[M], state: ServiceState) -> M:
 
 
 async def _run(state: ServiceState, predictor: Predictor, items: list[PredictRequestItem]) -> list[Answer]:
-    assert state.batcher is not None
+    batcher = state.require_ready()
     try:
-        results = await asyncio.wait_for(state.batcher.submit(predictor, items), state.settings.request_timeout_s)
+        results = await asyncio.wait_for(batcher.submit(predictor, items), state.settings.request_timeout_s)
     except OverloadedError as exc:
         state.metrics.overload.inc()
         raise ProblemError(503, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
@@ -192,7 +188,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.service = state
     errors.install(app)
-    guard = [Depends(api_key_guard(settings))]
+    guard = api_key_dependencies(settings)
 
     @app.post(
         "/predict",
@@ -205,7 +201,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         "probability, a summary of the final hidden state h_n and, on request, a "
         "per-token explanation.",
     )
-    async def predict(request: Request, state: State) -> Response:
+    async def predict(request: Request) -> Response:
+        state.require_ready()
         req = await _parse(request, PredictRequest, state)
         predictor = state.predictor_for(req.lang, req.text)
         item = PredictRequestItem(predictor.encode(req.text), req.explain, req.include_hidden)
@@ -222,7 +219,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="The same answer as /predict for each text, in order, computed in batched "
         "forward passes. Texts of different languages are routed to their models.",
     )
-    async def predict_batch(request: Request, state: State) -> Response:
+    async def predict_batch(request: Request) -> Response:
+        state.require_ready()
         req = await _parse(request, BatchRequest, state)
         metrics.request_batch.observe(len(req.texts))
         groups: dict[str, list[int]] = {}
@@ -269,7 +267,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description="Architecture, vocabulary, labels, limits, training data checksums, the "
         "checkpoint's SHA-256 and its dev/test metrics.",
     )
-    async def model_info(state: State) -> ModelInfo:
+    async def model_info() -> ModelInfo:
+        state.require_ready()
         return _model_info(state.predictors.get("en") or next(iter(state.predictors.values())))
 
     @app.get(
@@ -280,7 +279,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="Every loaded model",
         description="The same description as /model, for each language.",
     )
-    async def models(state: State) -> ModelsResponse:
+    async def models() -> ModelsResponse:
+        state.require_ready()
         return ModelsResponse(models=[_model_info(p) for p in state.predictors.values()])
 
     metrics_guard = guard if settings.protect_metrics else []

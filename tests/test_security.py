@@ -75,3 +75,15 @@ def test_cors_is_off_by_default_and_configurable(client: TestClient, tiny_checkp
 def test_cors_origins_parse_from_a_comma_separated_variable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SENTIMENT_CORS_ORIGINS", "https://a.example, https://b.example")
     assert Settings().cors_origins == ["https://a.example", "https://b.example"]
+
+
+def test_docs_show_the_key_only_when_one_is_required(keyed: TestClient, client: TestClient) -> None:
+    schemes = keyed.get("/openapi.json").json()["components"]["securitySchemes"]
+    assert schemes["HTTPBearer"]["scheme"] == "bearer"
+    assert schemes["APIKeyHeader"] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": "X-API-Key",
+        "description": "X-API-Key: <SENTIMENT_API_KEY>",
+    }
+    assert "securitySchemes" not in client.get("/openapi.json").json()["components"]
