@@ -48,6 +48,14 @@ class Checkpoint:
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Embedding tables are stored as float16 (half the file size); round them here so that
+        # what is evaluated in memory is exactly what the file will hold.
+        for state in self.members:
+            for key, value in state.items():
+                if _is_embedding(key) and value.dtype == torch.float32:
+                    state[key] = value.half().float()
+
     def build_models(self) -> list[SentimentRNN]:
         """Instantiate every member in eval mode with its weights loaded."""
         models = []
@@ -58,10 +66,12 @@ class Checkpoint:
         return models
 
     def to_dict(self) -> dict[str, Any]:
+        shared, members = _split_shared(self.members)
         return {
             "format_version": FORMAT_VERSION,
             "model_config": self.model_config.to_dict(),
-            "members": self.members,
+            "shared": shared,
+            "members": members,
             "vocab": list(self.vocab.itos),
             "labels": list(self.labels),
             "language": self.language,
@@ -110,9 +120,13 @@ def _from_dict(raw: object, path: Path) -> Checkpoint:
     try:
         config = ModelConfig.from_dict(raw["model_config"])
         vocab = Vocab(raw["vocab"])
+        shared = {k: v.float() for k, v in dict(raw.get("shared", {})).items()}
+        members = [
+            {**shared, **{k: v.float() if v.is_floating_point() else v for k, v in m.items()}} for m in raw["members"]
+        ]
         ckpt = Checkpoint(
             model_config=config,
-            members=list(raw["members"]),
+            members=members,
             vocab=vocab,
             labels=tuple(raw["labels"]),
             language=str(raw.get("language", "en")),
@@ -131,6 +145,26 @@ def _from_dict(raw: object, path: Path) -> Checkpoint:
     except (TypeError, ValueError, KeyError, RuntimeError) as exc:
         raise CheckpointError(f"checkpoint {path} is inconsistent: {exc}") from exc
     return ckpt
+
+
+def _is_embedding(key: str) -> bool:
+    return key.endswith("embedding.weight")
+
+
+def _split_shared(members: list[dict[str, Tensor]]) -> tuple[dict[str, Tensor], list[dict[str, Tensor]]]:
+    """Tensors equal in every member (a frozen shared embedding table) are stored once;
+    embedding tables go to float16."""
+    first = members[0]
+    shared_keys = {k for k, v in first.items() if all(k in m and torch.equal(m[k], v) for m in members[1:])}
+    if len(members) == 1:
+        shared_keys = set()
+
+    def store(key: str, value: Tensor) -> Tensor:
+        return value.half() if _is_embedding(key) and value.is_floating_point() else value
+
+    shared = {k: store(k, first[k]) for k in sorted(shared_keys)}
+    rest = [{k: store(k, v) for k, v in m.items() if k not in shared_keys} for m in members]
+    return shared, rest
 
 
 def sha256_file(path: str | Path) -> str:

@@ -16,7 +16,7 @@ LANGUAGES = ("en", "zh")
 LABELS = ("negative", "positive")
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
 EVAL_SETS = Path(__file__).resolve().parent / "eval_sets"
-DRY_RUN_SIZES = {"train": 1500, "dev": 200, "test": 200}
+DRY_RUN_SIZES = {"train": 1500, "dev": 200, "test": 200, "pretraining": 300}
 
 
 @dataclass
@@ -29,6 +29,8 @@ class Corpus:
     checksums: dict[str, str]
     labels: tuple[str, ...] = LABELS
     extra: dict[str, list[Example]] = field(default_factory=dict)
+    # Text for pre-training word vectors (with labels where they exist); training text is added too.
+    pretraining: list[Example] = field(default_factory=list)
 
     def extra_test_sets(self) -> dict[str, list[Example]]:
         """Further evaluation-only sets, reported beside test (never used for training or selection)."""
@@ -61,15 +63,22 @@ def _subset(examples: list[Example], n: int) -> list[Example]:
     return examples[::step][:n]
 
 
-def load(lang: str, data_dir: Path, dry_run: bool = False) -> Corpus:
+def load(lang: str, data_dir: Path, dry_run: bool = False, pretraining: bool = False) -> Corpus:
+    """The splits of ``lang``; ``pretraining`` also reads the unlabelled-text corpus (IMDB for English)."""
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r}; choose from {LANGUAGES}")
     corpus = _load_zh(data_dir) if lang == "zh" else _load_en(data_dir)
+    if pretraining and lang == "en":
+        # IMDB's train and test reviews alike: they are not SST, and only their text and
+        # review-level labels are used, before any SST training.
+        corpus.pretraining = data.read_imdb(data_dir, "train") + data.read_imdb(data_dir, "test")
+        corpus.checksums[data.IMDB_FILE] = data.checksums(data_dir, [data.IMDB_FILE])[data.IMDB_FILE]
     if dry_run:
         corpus.train = _subset(corpus.train, DRY_RUN_SIZES["train"])
         corpus.dev = _subset(corpus.dev, DRY_RUN_SIZES["dev"])
         corpus.test = _subset(corpus.test, DRY_RUN_SIZES["test"])
         corpus.extra = {name: _subset(ex, DRY_RUN_SIZES["test"]) for name, ex in corpus.extra.items()}
+        corpus.pretraining = _subset(corpus.pretraining, DRY_RUN_SIZES["pretraining"])
     return corpus
 
 

@@ -1,14 +1,15 @@
-"""An exact, cheaper forward pass for serving one-layer models.
+"""An exact, cheaper forward pass for serving one-layer models (single networks and ensembles).
 
-Same function as `SentimentRNN.forward` in eval mode, computed differently:
+The same function as averaging `SentimentRNN.forward` over the members in eval mode, computed
+differently:
 
 - The input projection ``W_ih x_t + b_ih`` (plus ``b_hh``) depends only on the token, so it is
-  precomputed once per vocabulary entry: each step is then one table lookup, one ``W_hh h`` and
-  a tanh, instead of an extra matmul over the embedding dimension.
-- Both directions run in the same loop as one batched matmul (``baddbmm`` over a direction axis);
-  the backward direction reads each text reversed within its own length.
-- Texts are sorted by length, so at step t the texts still running are a prefix of the batch
-  and no packing is needed; the max-pool is kept as a running maximum instead of storing outputs.
+  precomputed once per vocabulary entry (and per bigram entry, without the biases): each step is
+  one table lookup, one ``W_hh h`` and a tanh, instead of a matmul over the embedding dimension.
+- Every member and direction is a "stream"; all streams advance in the same loop as one batched
+  matmul (``baddbmm``). The backward direction reads each text reversed within its own length.
+- Texts are sorted by length, so at step t the texts still running are a prefix of the batch and
+  no packing is needed; max and mean pooling are running maximum and sum, not stored outputs.
 
 `tests/test_fastpath.py` checks it against ``torch.nn.RNN`` to 1e-5.
 """
@@ -18,73 +19,113 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from model.network import SentimentRNN
+from model.network import SentimentRNN, bigram_ids
 
 
 class FastRNN:
-    """Inference-only twin of a one-layer `SentimentRNN` (any direction count, any pooling)."""
+    """Inference-only twin of one or more one-layer `SentimentRNN`s of the same configuration."""
 
     @staticmethod
-    def supports(net: SentimentRNN) -> bool:
-        return net.config.num_layers == 1
+    def supports(nets: list[SentimentRNN]) -> bool:
+        return bool(nets) and all(n.config == nets[0].config for n in nets) and nets[0].config.num_layers == 1
 
     @torch.inference_mode()
-    def __init__(self, net: SentimentRNN) -> None:
-        if not self.supports(net):
-            raise ValueError("the fast path covers one-layer RNNs")
-        cfg = net.config
+    def __init__(self, nets: list[SentimentRNN]) -> None:
+        if not self.supports(nets):
+            raise ValueError("the fast path covers one-layer RNNs of one configuration")
+        cfg = nets[0].config
         self.config = cfg
-        emb = net.embedding.weight
+        self.members = len(nets)
         suffixes = ("", "_reverse")[: cfg.num_directions]
-        rnn = net.rnn
-        # [D, V, H]: W_ih e_v + b_ih + b_hh for every vocabulary entry v, per direction.
-        self.table = torch.stack(
-            [
-                torch.addmm(
-                    getattr(rnn, "bias_ih_l0" + s) + getattr(rnn, "bias_hh_l0" + s),
-                    emb,
-                    getattr(rnn, "weight_ih_l0" + s).t(),
-                )
-                for s in suffixes
-            ]
-        ).contiguous()
-        self.w_hh_t = torch.stack([getattr(rnn, "weight_hh_l0" + s).t() for s in suffixes]).contiguous()
-        self.head_w = net.head.weight.detach().t().contiguous()
-        self.head_b = net.head.bias.detach().clone()
+        tables, bigram_tables, w_hh = [], [], []
+        for net in nets:
+            rnn = net.rnn
+            for s in suffixes:
+                w_ih = getattr(rnn, "weight_ih_l0" + s)
+                bias = getattr(rnn, "bias_ih_l0" + s) + getattr(rnn, "bias_hh_l0" + s)
+                tables.append(torch.addmm(bias, net.embedding.weight, w_ih.t()))
+                if net.bigram_embedding is not None:
+                    bigram_tables.append(net.bigram_embedding.weight @ w_ih.t())
+                w_hh.append(getattr(rnn, "weight_hh_l0" + s).t())
+        self.table = torch.stack(tables).contiguous()  # [S, V, H], S = members * directions
+        self.bigram_table = torch.stack(bigram_tables).contiguous() if bigram_tables else None
+        self.bigram_keys = nets[0].bigram_keys
+        self.w_hh_t = torch.stack(w_hh).contiguous()  # [S, H, H]
+        self.head_w = torch.stack([n.head.weight.detach().t() for n in nets]).contiguous()  # [K, F, C]
+        self.head_b = torch.stack([n.head.bias.detach() for n in nets])  # [K, C]
 
     @torch.inference_mode()
     def __call__(self, sequences: list[list[int]]) -> tuple[Tensor, Tensor]:
-        """Token-id lists -> (logits [B, labels], h_n [D, B, H]) in input order; empty texts read one PAD."""
+        """Token-id lists -> (mean logits [B, labels], h_n [K, D, B, H]) in input order.
+
+        Empty texts read one PAD, as `pad_batch` makes them for the reference path.
+        """
         cfg = self.config
         seqs = [s if s else [0] for s in sequences]
         order = sorted(range(len(seqs)), key=lambda i: -len(seqs[i]))
         lengths = [len(seqs[i]) for i in order]
-        steps, batch, dirs, hidden = lengths[0], len(seqs), cfg.num_directions, cfg.hidden_size
-        # Row-major id lists per direction; the backward direction reads each text reversed. Entries
-        # of direction d are offset by d * V so one lookup in the flattened table serves both.
-        vocab = self.table.size(1)
-        rows = [seqs[i] + [0] * (steps - len(seqs[i])) for i in order]
-        if dirs == 2:
-            rows += [[v + vocab for v in reversed(seqs[i])] + [vocab] * (steps - len(seqs[i])) for i in order]
-        ids = torch.tensor(rows).view(dirs, batch, steps).permute(2, 0, 1)  # [T, D, B]
-        x = self.table.view(-1, hidden)[ids]  # [T, D, B, H]
+        steps, batch, hidden = lengths[0], len(seqs), cfg.hidden_size
+        dirs, members = cfg.num_directions, self.members
+        streams = members * dirs
+        forward = torch.tensor([seqs[i] + [0] * (steps - len(seqs[i])) for i in order])  # [B, T]
+        x = self._inputs(forward, lengths, streams)  # [T, S, B, H]
         active = [sum(1 for n in lengths if n > t) for t in range(steps)]
-        h = torch.zeros(dirs, batch, hidden)
-        use_max = cfg.pooling != "last"
-        m = torch.full((dirs, batch, hidden), float("-inf")) if use_max else h
+        h = torch.zeros(streams, batch, hidden)
+        pooled_max = torch.full((streams, batch, hidden), float("-inf")) if cfg.pooling != "last" else None
+        pooled_sum = torch.zeros(streams, batch, hidden) if cfg.pooling == "mean+max" else None
         for t in range(steps):
             n = active[t]
             h_t = torch.baddbmm(x[t, :, :n], h[:, :n], self.w_hh_t).tanh_()
             h[:, :n] = h_t
-            if use_max:
-                m[:, :n] = torch.maximum(m[:, :n], h_t)
-        last = h.transpose(0, 1).reshape(batch, dirs * hidden)
+            if pooled_max is not None:
+                pooled_max[:, :n] = torch.maximum(pooled_max[:, :n], h_t)
+            if pooled_sum is not None:
+                pooled_sum[:, :n] += h_t
+
+        # Per member: [B, D * H] blocks in SentimentRNN.features' order.
+        def per_member(state: Tensor) -> Tensor:
+            return state.view(members, dirs, batch, hidden).permute(0, 2, 1, 3).reshape(members, batch, dirs * hidden)
+
         if cfg.pooling == "last":
-            feats = last
+            feats = per_member(h)
+        elif cfg.pooling == "max":
+            assert pooled_max is not None
+            feats = per_member(pooled_max)
+        elif cfg.pooling == "mean+max":
+            assert pooled_max is not None
+            assert pooled_sum is not None
+            mean = pooled_sum / torch.tensor(lengths, dtype=h.dtype)[None, :, None]
+            feats = torch.cat([per_member(mean), per_member(pooled_max)], 2)
         else:
-            pooled = m.transpose(0, 1).reshape(batch, dirs * hidden)
-            feats = pooled if cfg.pooling == "max" else torch.cat([last, pooled], 1)
-        logits = torch.addmm(self.head_b, feats, self.head_w)
+            assert pooled_max is not None
+            feats = torch.cat([per_member(h), per_member(pooled_max)], 2)
+        logits = torch.baddbmm(self.head_b[:, None, :], feats, self.head_w).mean(0)  # [B, C]
         inverse = torch.empty(batch, dtype=torch.long)
         inverse[torch.tensor(order)] = torch.arange(batch)
-        return logits[inverse], h[:, inverse]
+        return logits[inverse], h.view(members, dirs, batch, hidden)[:, :, inverse]
+
+    def _inputs(self, forward: Tensor, lengths: list[int], streams: int) -> Tensor:
+        """[T, S, B, H]: each stream's precomputed input projection; backward streams reversed."""
+        batch, steps = forward.shape
+        hidden = self.config.hidden_size
+        dirs = self.config.num_directions
+        # Reversal within each text's own length: position t reads index L-1-t (padding stays put).
+        t = torch.arange(steps)[None, :]
+        lens = torch.tensor(lengths)[:, None]
+        backward_index = torch.where(t < lens, lens - 1 - t, t)
+        offsets = (torch.arange(streams) * self.table.size(1)).view(streams, 1, 1)
+        char_ids = forward[None].expand(streams, batch, steps)
+        if dirs == 2:
+            char_ids = char_ids.clone()
+            char_ids[1::2] = forward.gather(1, backward_index)
+        # Indexing with a [T, S, B] view gives the time-major layout the loop wants, contiguous.
+        x = self.table.view(-1, hidden)[(char_ids + offsets).permute(2, 0, 1)]
+        if self.bigram_table is not None:
+            grams = bigram_ids(forward, self.bigram_keys, self.config.vocab_size)
+            gram_ids = grams[None].expand(streams, batch, steps)
+            if dirs == 2:
+                gram_ids = gram_ids.clone()
+                gram_ids[1::2] = grams.gather(1, backward_index)
+            gram_offsets = (torch.arange(streams) * self.bigram_table.size(1)).view(streams, 1, 1)
+            x += self.bigram_table.view(-1, hidden)[(gram_ids + gram_offsets).permute(2, 0, 1)]
+        return x

@@ -19,7 +19,7 @@ from model.network import SentimentRNN, pad_batch
 class BatchOutput:
     logits: Tensor  # [batch, num_labels], temperature-scaled, averaged over ensemble members
     probabilities: Tensor  # [batch, num_labels]
-    h_n: Tensor  # [batch, num_layers * num_directions, hidden_size] of the first member
+    h_n: Tensor  # [batch, members, num_layers * num_directions, hidden_size]
 
 
 class Classifier:
@@ -33,9 +33,9 @@ class Classifier:
         self.ckpt = ckpt
         self.models: list[SentimentRNN] = ckpt.build_models()
         self.temperature = ckpt.temperature
-        self.fast = [FastRNN(m) for m in self.models] if fast and all(map(FastRNN.supports, self.models)) else []
+        self.fast = FastRNN(self.models) if fast and FastRNN.supports(self.models) else None
         self.path = (
-            "fast: precomputed input projection per token, both directions in one batched loop"
+            "fast: precomputed input projection per token, all directions and members in one batched loop"
             if self.fast
             else "torch.nn.RNN (packed sequences)"
         )
@@ -43,14 +43,14 @@ class Classifier:
     @torch.inference_mode()
     def forward_ids(self, sequences: list[list[int]]) -> BatchOutput:
         """Run token-id lists (each truncated to the checkpoint's max length by the caller)."""
-        if self.fast:
-            outs = [f(sequences) for f in self.fast]
-            logits = torch.stack([lg for lg, _ in outs]).mean(0) / self.temperature
-            return BatchOutput(logits, logits.softmax(-1), outs[0][1].transpose(0, 1))
+        if self.fast is not None:
+            mean_logits, h_n = self.fast(sequences)
+            logits = mean_logits / self.temperature
+            return BatchOutput(logits, logits.softmax(-1), h_n.permute(2, 0, 1, 3))
         ids, lengths = pad_batch(sequences)
         ref = [m(ids, lengths) for m in self.models]
         logits = torch.stack([o.logits for o in ref]).mean(0) / self.temperature
-        return BatchOutput(logits, logits.softmax(-1), ref[0].h_n.transpose(0, 1))
+        return BatchOutput(logits, logits.softmax(-1), torch.stack([o.h_n for o in ref]).permute(2, 0, 1, 3))
 
     @torch.inference_mode()
     def baseline_logits(self) -> Tensor:

@@ -3,6 +3,11 @@
 h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), with h_0 = 0 built explicitly. Sequences are
 packed so that padding never enters the recurrence: a text gives the same logits alone or in a
 padded batch.
+
+For Chinese the input x_t at each character is its embedding plus the embedding of the character
+pair (c_{t-1}, c_t) ending there ("left bigram"): the RNN still reads one character per step, and
+the pair tells it which word the character is part of (不错 vs 错). The pair's id is derived from the
+two character ids inside the module, so callers only ever pass character ids.
 """
 
 from __future__ import annotations
@@ -14,9 +19,9 @@ import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from model.tokenizer import PAD_ID
+from model.tokenizer import PAD_ID, UNK_ID
 
-Pooling = Literal["last", "max", "last+max"]
+Pooling = Literal["last", "max", "last+max", "mean+max"]
 
 
 @dataclass(frozen=True)
@@ -25,12 +30,14 @@ class ModelConfig:
 
     vocab_size: int
     embedding_dim: int = 300
-    hidden_size: int = 256
+    hidden_size: int = 128
     num_layers: int = 1
     bidirectional: bool = True
     num_labels: int = 2
     pooling: Pooling = "last+max"
-    dropout: float = 0.5
+    dropout: float = 0.5  # before the linear head
+    embedding_dropout: float = 0.0  # on the RNN's input
+    bigram_vocab_size: int = 0  # > 0: add a left-bigram embedding to each step's input
 
     @property
     def num_directions(self) -> int:
@@ -39,7 +46,7 @@ class ModelConfig:
     @property
     def feature_size(self) -> int:
         per_state = self.hidden_size * self.num_directions
-        return 2 * per_state if self.pooling == "last+max" else per_state
+        return per_state if self.pooling in ("last", "max") else 2 * per_state
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,12 +63,21 @@ class RNNOutput(NamedTuple):
 
 
 class SentimentRNN(nn.Module):
-    """Embedding -> nn.RNN(tanh) -> pooling over time -> dropout -> linear."""
+    """Embedding (+ optional bigram embedding) -> nn.RNN(tanh) -> pooling over time -> linear."""
+
+    bigram_keys: Tensor
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_dim, padding_idx=PAD_ID)
+        self.bigram_embedding = (
+            nn.Embedding(config.bigram_vocab_size, config.embedding_dim, padding_idx=PAD_ID)
+            if config.bigram_vocab_size
+            else None
+        )
+        # Sorted keys prev_id * vocab_size + id of the known bigrams; bigram id = position + 2.
+        self.register_buffer("bigram_keys", torch.zeros(max(config.bigram_vocab_size - 2, 0), dtype=torch.long))
         self.rnn = nn.RNN(
             input_size=config.embedding_dim,
             hidden_size=config.hidden_size,
@@ -72,6 +88,7 @@ class SentimentRNN(nn.Module):
             dropout=config.dropout if config.num_layers > 1 else 0.0,
             bidirectional=config.bidirectional,
         )
+        self.input_dropout = nn.Dropout(config.embedding_dropout)
         self.dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(config.feature_size, config.num_labels)
 
@@ -80,9 +97,23 @@ class SentimentRNN(nn.Module):
         c = self.config
         return self.embedding.weight.new_zeros(c.num_layers * c.num_directions, batch_size, c.hidden_size)
 
-    def forward(self, ids: Tensor, lengths: Tensor) -> RNNOutput:
-        """ids: [batch, max_len] (PAD after each text); lengths: [batch], each >= 1."""
-        x = self.dropout(self.embedding(ids))
+    def bigram_ids(self, ids: Tensor) -> Tensor:
+        """Left-bigram ids for [batch, len] character ids: PAD where ids is PAD, UNK if unseen."""
+        return bigram_ids(ids, self.bigram_keys, self.config.vocab_size)
+
+    def embed(self, ids: Tensor) -> Tensor:
+        """Each step's input vector x_t, before dropout."""
+        x: Tensor = self.embedding(ids)
+        if self.bigram_embedding is not None:
+            x = x + self.bigram_embedding(self.bigram_ids(ids))
+        return x
+
+    def forward(self, ids: Tensor, lengths: Tensor, inputs: Tensor | None = None) -> RNNOutput:
+        """ids: [batch, max_len] (PAD after each text); lengths: [batch], each >= 1.
+
+        ``inputs`` replaces ``embed(ids)`` (training perturbs it for adversarial examples).
+        """
+        x = self.input_dropout(self.embed(ids) if inputs is None else inputs)
         h0 = self.init_hidden(ids.size(0))
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         packed_out, h_n = self.rnn(packed, h0)
@@ -100,14 +131,28 @@ class SentimentRNN(nn.Module):
         steps = torch.arange(outputs.size(1), device=outputs.device)
         padding = (steps[None, :] >= lengths[:, None].to(outputs.device))[:, :, None]
         pooled = outputs.masked_fill(padding, float("-inf")).amax(dim=1)
-        return pooled if c.pooling == "max" else torch.cat([last, pooled], dim=1)
+        if c.pooling == "max":
+            return pooled
+        if c.pooling == "mean+max":
+            mean = outputs.sum(1) / lengths[:, None].to(outputs.device, outputs.dtype)
+            return torch.cat([mean, pooled], dim=1)
+        return torch.cat([last, pooled], dim=1)
+
+
+def bigram_ids(ids: Tensor, keys: Tensor, vocab_size: int) -> Tensor:
+    """Map (previous, current) character ids to bigram ids with the sorted ``keys`` table."""
+    prev = torch.cat([ids.new_zeros(*ids.shape[:-1], 1), ids[..., :-1]], dim=-1)
+    key = prev * vocab_size + ids
+    if keys.numel() == 0:
+        return torch.where(ids == PAD_ID, PAD_ID, UNK_ID)
+    pos = torch.searchsorted(keys, key).clamp_max(keys.numel() - 1)
+    found = keys[pos] == key
+    return torch.where(ids == PAD_ID, PAD_ID, torch.where(found, pos + 2, UNK_ID))
 
 
 def pad_batch(sequences: list[list[int]], min_length: int = 1) -> tuple[Tensor, Tensor]:
     """Right-pad id lists into ([batch, max_len] ids, [batch] lengths); empty texts become one PAD."""
     lengths = [max(len(s), min_length) for s in sequences]
-    ids = torch.full((len(sequences), max(lengths, default=1)), PAD_ID, dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        if seq:
-            ids[row, : len(seq)] = torch.tensor(seq, dtype=torch.long)
-    return ids, torch.tensor(lengths, dtype=torch.long)
+    width = max(lengths, default=1)
+    ids = torch.tensor([s + [PAD_ID] * (width - len(s)) for s in sequences], dtype=torch.long)
+    return ids.view(len(sequences), width), torch.tensor(lengths, dtype=torch.long)

@@ -1,33 +1,50 @@
-"""Train the sentiment RNN and write the checkpoint: ``python -m model.train --data-dir DIR``.
+"""Train a sentiment RNN checkpoint: ``python -m model.train --lang en|zh --data-dir DIR``.
 
-Seeded and deterministic: one seed drives ``random``, torch and the data order, so the same seed
-and data give the same metrics. Early stopping keeps the epoch with the best dev accuracy; the
-test split is scored once, at the end, for the record only.
+The recipe, step by step (each language has its own defaults, `PRESETS`; every flag overrides):
+
+1. Tokenize the labelled splits and the unlabelled pre-training text.
+2. Word vectors: word2vec on the pre-training text; for English, tuned towards sentiment with the
+   IMDB review labels (`model.pretrain`).
+3. Vocabulary: every training token, then pre-trained words by frequency up to ``--vocab-size``
+   (words seen only in pre-training text still get a vector, instead of UNK).
+4. Ensemble members, each a `SentimentRNN` trained from its own seed (in parallel processes with
+   ``--workers``): Adam with a cosine schedule, an exponential moving average of the weights, and
+   dev accuracy checked ``--evals-per-epoch`` times per epoch; each member keeps its best-dev state.
+5. The members' logits are averaged; one temperature, fitted on dev, calibrates the probabilities.
+6. Dev, test and the extra evaluation sets are scored once, on exactly what is saved.
+
+Seeded and deterministic: the same seed and data give the same metrics.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import math
+import multiprocessing
 import random
 import shlex
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from model import corpora
+from model import corpora, pretrain
 from model.checkpoint import Checkpoint, save_checkpoint
 from model.data import default_data_dir, length_bucketed_batches
 from model.inference import Classifier
 from model.metrics import fit_temperature, report
 from model.network import ModelConfig, SentimentRNN, pad_batch
-from model.tokenizer import PAD_ID, UNK_ID, Vocab
+from model.tokenizer import PAD, PAD_ID, UNK, UNK_ID, Vocab
 
 
 @dataclass
@@ -37,29 +54,79 @@ class TrainConfig:
     lang: str = "en"
     data_dir: str = ""
     out: str = ""
-    seed: int = 13
-    epochs: int = 12
+    seed: int = 1
+    members: int = 1  # ensemble size; member i uses seed + i
+    workers: int = 1  # members trained in parallel processes (one torch thread each)
+    epochs: int = 8
     batch_size: int = 64
     lr: float = 1e-3
+    schedule: str = "cosine"  # cosine | constant
     clip: float = 5.0
-    patience: int = 3
+    ema: float = 0.0  # decay of the weight average that is evaluated and kept (0: off)
+    evals_per_epoch: int = 1
     embedding_dim: int = 300
-    hidden_size: int = 256
+    hidden_size: int = 128
     num_layers: int = 1
     bidirectional: bool = True
     pooling: str = "last+max"
     dropout: float = 0.5
-    word_dropout: float = 0.1
+    embedding_dropout: float = 0.25
+    word_dropout: float = 0.0
+    fgm: float = 0.0  # adversarial training: step size on the embedding tables (0: off)
+    freeze_embeddings: bool = False
+    vectors: str = "none"  # none | word2vec | word2vec+sentiment
+    w2v_epochs: int = 5
+    w2v_min_count: int = 3
+    w2v_negative: int = 5
+    vocab_size: int = 0  # cap (0: no cap)
     min_freq: int = 1
+    bigram_min_freq: int = 0  # > 0: left-bigram input embeddings from bigrams seen this often
     max_length: int = 256
     threads: int = 1
     dry_run: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def set_seed(seed: int) -> None:
-    random.seed(seed)
-    torch.manual_seed(seed)
+PRESETS: dict[str, dict[str, Any]] = {
+    # SST-2: frozen, sentiment-tuned word2vec vectors; 6 bidirectional members (model card: ablations).
+    "en": {
+        "members": 6,
+        "workers": 2,
+        "ema": 0.998,
+        "evals_per_epoch": 2,
+        "embedding_dim": 300,
+        "hidden_size": 128,
+        "pooling": "last+max",
+        "embedding_dropout": 0.25,
+        "freeze_embeddings": True,
+        "vectors": "word2vec+sentiment",
+        "vocab_size": 18000,
+        "lr": 1e-3,
+    },
+    # ChnSentiCorp: characters plus left bigrams, trainable word2vec-initialised tables, FGM.
+    "zh": {
+        "members": 3,
+        "workers": 2,
+        "embedding_dim": 128,
+        "hidden_size": 128,
+        "pooling": "mean+max",
+        "embedding_dropout": 0.2,
+        "word_dropout": 0.1,
+        "fgm": 1.0,
+        "vectors": "word2vec",
+        "w2v_epochs": 10,
+        "w2v_min_count": 1,
+        "w2v_negative": 10,
+        "bigram_min_freq": 5,
+        "lr": 2e-3,
+    },
+}
+
+
+@dataclass
+class Encoded:
+    train: list[tuple[list[int], int]]
+    dev: list[tuple[list[int], int]]
 
 
 def word_dropout(ids: Tensor, p: float, generator: torch.Generator) -> Tensor:
@@ -70,104 +137,249 @@ def word_dropout(ids: Tensor, p: float, generator: torch.Generator) -> Tensor:
     return ids.masked_fill(drop, UNK_ID)
 
 
-def run_epoch(
-    model: SentimentRNN,
-    data: list[tuple[list[int], int]],
-    optimizer: torch.optim.Optimizer,
-    cfg: TrainConfig,
-    rng: random.Random,
-    generator: torch.Generator,
-    progress: tqdm[Any],
-) -> tuple[float, float]:
-    """One pass over the training data; returns mean loss and accuracy."""
-    model.train()
-    loss_fn = nn.CrossEntropyLoss()
-    total_loss = correct = seen = 0.0
-    for batch in length_bucketed_batches([len(s) for s, _ in data], cfg.batch_size, rng):
-        ids, lengths = pad_batch([data[i][0] for i in batch])
-        labels = torch.tensor([data[i][1] for i in batch])
-        logits = model(word_dropout(ids, cfg.word_dropout, generator), lengths).logits
-        loss = loss_fn(logits, labels)
-        optimizer.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), cfg.clip)
-        optimizer.step()
-        total_loss += loss.item() * len(batch)
-        correct += float((logits.argmax(-1) == labels).sum())
-        seen += len(batch)
-        progress.update(len(batch))
-        progress.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.4f}")
-    return total_loss / seen, correct / seen
+def build_vocab(cfg: TrainConfig, train_tokens: list[list[str]], vectors: pretrain.WordVectors | None) -> Vocab:
+    """Training tokens by frequency (min_freq, or any with a vector), then pre-trained words up to the cap."""
+    counts = Counter(t for toks in train_tokens for t in toks if t not in (PAD, UNK))
+    known = set(vectors.words) if vectors is not None else set()
+    itos = [
+        PAD,
+        UNK,
+        *sorted((t for t, c in counts.items() if c >= cfg.min_freq or t in known), key=lambda t: (-counts[t], t)),
+    ]
+    if vectors is not None:
+        have = set(itos)
+        itos += [w for w in vectors.words if w not in have]
+    return Vocab(itos[: cfg.vocab_size] if cfg.vocab_size else itos)
+
+
+def build_bigrams(cfg: TrainConfig, vocab: Vocab, train_ids: list[list[int]]) -> Tensor:
+    """Sorted keys (prev_id * V + id) of the left bigrams seen at least ``bigram_min_freq`` times."""
+    counts = Counter(p * len(vocab) + c for ids in train_ids for p, c in zip([PAD_ID, *ids[:-1]], ids, strict=True))
+    return torch.tensor(sorted(k for k, n in counts.items() if n >= cfg.bigram_min_freq), dtype=torch.long)
+
+
+def bigram_string(key: int, vocab: Vocab) -> str:
+    """The text form word2vec was trained on: "<s>" + first token, else the two tokens joined."""
+    prev, cur = divmod(key, len(vocab))
+    return ("<s>" if prev == PAD_ID else vocab.itos[prev]) + vocab.itos[cur]
+
+
+def bigram_texts(tokens: list[list[str]]) -> list[list[str]]:
+    return [["<s>" + t[0], *(a + b for a, b in itertools.pairwise(t))] for t in tokens if t]
+
+
+def evaluate_logits(model: SentimentRNN, data: list[tuple[list[int], int]]) -> Tensor:
+    model.eval()
+    order = sorted(range(len(data)), key=lambda i: len(data[i][0]))
+    logits = torch.empty(len(data), model.config.num_labels)
+    with torch.inference_mode():
+        for start in range(0, len(order), 256):
+            idx = order[start : start + 256]
+            logits[idx] = model(*pad_batch([data[i][0] for i in idx])).logits
+    return logits
+
+
+@dataclass
+class MemberJob:
+    cfg: TrainConfig
+    seed: int
+    config: ModelConfig
+    tables: dict[str, Tensor]  # initial embedding tables and the bigram keys
+    data: Encoded
+    position: int
+
+
+def train_member(job: MemberJob) -> tuple[dict[str, Tensor], list[dict[str, float]]]:
+    """Train one ensemble member; return its best-dev state (EMA weights if enabled) and history."""
+    cfg = job.cfg
+    torch.set_num_threads(cfg.threads)
+    torch.use_deterministic_algorithms(True)
+    random.seed(job.seed)
+    torch.manual_seed(job.seed)
+    model = SentimentRNN(job.config)
+    with torch.no_grad():
+        for name, value in job.tables.items():
+            target = model.get_buffer(name) if name == "bigram_keys" else model.get_parameter(name)
+            target.copy_(value)
+    tables = [model.embedding.weight] + ([model.bigram_embedding.weight] if model.bigram_embedding else [])
+    for table in tables:
+        table.requires_grad_(not cfg.freeze_embeddings)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.Adam(params, lr=cfg.lr)
+    steps_per_epoch = math.ceil(len(job.data.train) / cfg.batch_size)
+    total = steps_per_epoch * cfg.epochs
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)) if cfg.schedule == "cosine" else 1.0
+    )
+    # The weight average covers trained parameters only: frozen tables must stay bit-identical
+    # across members so that the checkpoint stores them once.
+    trained = {name for name, p in model.named_parameters() if p.requires_grad}
+    average = {k: v.detach().clone() for k, v in model.state_dict().items() if k in trained} if cfg.ema > 0 else None
+    rng = random.Random(job.seed)
+    generator = torch.Generator().manual_seed(job.seed)
+    dev_labels = torch.tensor([y for _, y in job.data.dev])
+    history: list[dict[str, float]] = []
+    best_acc, best_state = -1.0, model.state_dict()
+    lengths = [len(s) for s, _ in job.data.train]
+    bar = tqdm(
+        total=cfg.epochs * len(job.data.train),
+        desc=f"member seed {job.seed}",
+        unit="ex",
+        file=sys.stderr,
+        position=job.position,
+        disable=None,
+        leave=False,
+    )
+    for epoch in range(cfg.epochs):
+        batches = list(length_bucketed_batches(lengths, cfg.batch_size, rng))
+        checks = {round(len(batches) * k / cfg.evals_per_epoch) for k in range(1, cfg.evals_per_epoch + 1)}
+        seen = total_loss = correct = 0.0
+        model.train()
+        for step, batch in enumerate(batches, 1):
+            ids, lens = pad_batch([job.data.train[i][0] for i in batch])
+            ids = word_dropout(ids, cfg.word_dropout, generator)
+            labels = torch.tensor([job.data.train[i][1] for i in batch])
+            logits = model(ids, lens).logits
+            loss = F.cross_entropy(logits, labels)
+            optimizer.zero_grad()
+            loss.backward()  # type: ignore[no-untyped-call]
+            if cfg.fgm > 0 and not cfg.freeze_embeddings:
+                adversarial_step(model, tables, ids, lens, labels, cfg.fgm)
+            nn.utils.clip_grad_norm_(params, cfg.clip)
+            optimizer.step()
+            scheduler.step()
+            with torch.no_grad():
+                for table in tables:
+                    table[PAD_ID].zero_()
+                if average is not None:
+                    for k, v in model.state_dict().items():
+                        if k in average:
+                            average[k].mul_(cfg.ema).add_(v, alpha=1 - cfg.ema)
+            seen += len(batch)
+            total_loss += loss.item() * len(batch)
+            correct += float((logits.argmax(-1) == labels).sum())
+            bar.update(len(batch))
+            bar.set_postfix(loss=f"{total_loss / seen:.4f}", acc=f"{correct / seen:.4f}", best_dev=f"{best_acc:.4f}")
+            if step in checks:
+                live = {k: v.clone() for k, v in model.state_dict().items()} if average is not None else None
+                if average is not None:
+                    model.load_state_dict(average, strict=False)
+                dev_acc = float((evaluate_logits(model, job.data.dev).argmax(-1) == dev_labels).float().mean())
+                history.append(
+                    {
+                        "epoch": epoch + step / len(batches),
+                        "train_loss": total_loss / seen,
+                        "train_accuracy": correct / seen,
+                        "dev_accuracy": dev_acc,
+                    }
+                )
+                if dev_acc > best_acc:
+                    best_acc, best_state = dev_acc, {k: v.detach().clone() for k, v in model.state_dict().items()}
+                if live is not None:
+                    model.load_state_dict(live)
+                model.train()
+    bar.close()
+    tqdm.write(f"member seed {job.seed}: best dev {best_acc:.4f}", file=sys.stderr)
+    return best_state, history
+
+
+def adversarial_step(
+    model: SentimentRNN, tables: list[Tensor], ids: Tensor, lens: Tensor, labels: Tensor, eps: float
+) -> None:
+    """FGM (Miyato et al. 2017): move each embedding table eps along its normalised gradient,
+    add the gradient of the loss there, move back."""
+    moves = []
+    for table in tables:
+        grad = table.grad
+        norm = grad.norm() if grad is not None else None
+        if grad is not None and norm is not None and norm > 0 and torch.isfinite(norm):
+            move = eps * grad / norm
+            table.data.add_(move)
+            moves.append((table, move))
+    F.cross_entropy(model(ids, lens).logits, labels).backward()  # type: ignore[no-untyped-call]
+    for table, move in moves:
+        table.data.sub_(move)
 
 
 def train(cfg: TrainConfig) -> tuple[Checkpoint, dict[str, Any]]:
-    """Train one model per the config; return the checkpoint and the metrics record."""
+    """Run the whole recipe; return the checkpoint and the metrics record."""
     torch.set_num_threads(cfg.threads)
-    torch.use_deterministic_algorithms(True)
-    set_seed(cfg.seed)
     started = time.perf_counter()
-    corpus = corpora.load(cfg.lang, Path(cfg.data_dir), dry_run=cfg.dry_run)
-    tokenize = corpus.tokenize
-    train_tokens = [tokenize(ex.text)[: cfg.max_length] for ex in corpus.train]
-    vocab = Vocab.build(train_tokens, min_freq=cfg.min_freq)
-    train_data = [(ids, ex.label) for ids, ex in zip(map(vocab.encode, train_tokens), corpus.train, strict=True)]
-    dev_ids = [vocab.encode(tokenize(ex.text)[: cfg.max_length]) for ex in corpus.dev]
-
+    corpus = corpora.load(cfg.lang, Path(cfg.data_dir), dry_run=cfg.dry_run, pretraining=cfg.vectors != "none")
+    tok = corpus.tokenize
+    train_tokens = [tok(ex.text)[: cfg.max_length] for ex in corpus.train]
+    vectors = bigram_vectors = None
+    if cfg.vectors != "none":
+        texts = [tok(ex.text) for ex in corpus.pretraining] + train_tokens
+        vectors = pretrain.word2vec(
+            texts,
+            cfg.embedding_dim,
+            min_count=cfg.w2v_min_count,
+            epochs=cfg.w2v_epochs,
+            negative=cfg.w2v_negative,
+            seed=cfg.seed,
+        )
+        if cfg.vectors == "word2vec+sentiment":
+            vectors = pretrain.sentiment_tune(
+                vectors, texts[: len(corpus.pretraining)], [ex.label for ex in corpus.pretraining], seed=cfg.seed
+            )
+        if cfg.bigram_min_freq:
+            bigram_vectors = pretrain.word2vec(
+                bigram_texts(texts),
+                cfg.embedding_dim,
+                min_count=2,
+                epochs=cfg.w2v_epochs,
+                negative=cfg.w2v_negative,
+                seed=cfg.seed,
+            )
+    vocab = build_vocab(cfg, train_tokens, vectors)
+    train_ids = [vocab.encode(t) for t in train_tokens]
+    keys = build_bigrams(cfg, vocab, train_ids) if cfg.bigram_min_freq else torch.zeros(0, dtype=torch.long)
     config = ModelConfig(
         vocab_size=len(vocab),
         embedding_dim=cfg.embedding_dim,
         hidden_size=cfg.hidden_size,
         num_layers=cfg.num_layers,
         bidirectional=cfg.bidirectional,
-        num_labels=2,
+        num_labels=len(corpus.labels),
         pooling=cfg.pooling,  # type: ignore[arg-type]
         dropout=cfg.dropout,
+        embedding_dropout=cfg.embedding_dropout,
+        bigram_vocab_size=keys.numel() + 2 if cfg.bigram_min_freq else 0,
     )
-    model = SentimentRNN(config)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    rng = random.Random(cfg.seed)
-    generator = torch.Generator().manual_seed(cfg.seed)
+    tables: dict[str, Tensor] = {}
+    if vectors is not None:
+        tables["embedding.weight"], found = pretrain.embedding_table(vocab.itos, vectors)
+        print(f"vocabulary {len(vocab)}: {found} pre-trained vectors", file=sys.stderr)
+    if cfg.bigram_min_freq:
+        tables["bigram_keys"] = keys
+        if bigram_vectors is not None:
+            names = [PAD, UNK, *(bigram_string(int(k), vocab) for k in keys)]
+            tables["bigram_embedding.weight"], _ = pretrain.embedding_table(names, bigram_vectors)
+    dev = [(vocab.encode(tok(ex.text)[: cfg.max_length]), ex.label) for ex in corpus.dev]
+    data = Encoded(list(zip(train_ids, [ex.label for ex in corpus.train], strict=True)), dev)
+    jobs = [MemberJob(cfg, cfg.seed + i, config, tables, data, i % max(cfg.workers, 1)) for i in range(cfg.members)]
+    if cfg.workers > 1 and cfg.members > 1:
+        with ProcessPoolExecutor(cfg.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            results = list(pool.map(train_member, jobs))
+    else:
+        results = [train_member(job) for job in jobs]
+
     ckpt = Checkpoint(
         config,
-        [model.state_dict()],
+        [state for state, _ in results],
         vocab,
         corpus.labels,
         language=cfg.lang,
         tokenizer=corpus.tokenizer_info,
         max_length=cfg.max_length,
     )
-    history: list[dict[str, float]] = []
-    best_dev, best_state, bad_epochs = -1.0, model.state_dict(), 0
-    for epoch in range(1, cfg.epochs + 1):
-        with tqdm(
-            total=len(train_data), desc=f"epoch {epoch}/{cfg.epochs}", unit="ex", file=sys.stderr, disable=None
-        ) as bar:
-            loss, acc = run_epoch(model, train_data, optimizer, cfg, rng, generator, bar)
-        model.eval()
-        ckpt.members = [model.state_dict()]
-        dev_acc = report(
-            Classifier(ckpt).predict_proba(dev_ids),
-            [ex.label for ex in corpus.dev],
-            [len(s) for s in dev_ids],
-            corpus.labels,
-        )["accuracy"]
-        history.append({"epoch": epoch, "train_loss": loss, "train_accuracy": acc, "dev_accuracy": dev_acc})
-        tqdm.write(f"epoch {epoch}: loss {loss:.4f} train acc {acc:.4f} dev acc {dev_acc:.4f}", file=sys.stderr)
-        if dev_acc > best_dev:
-            best_dev, bad_epochs = dev_acc, 0
-            best_state = {k: v.clone() for k, v in model.state_dict().items()}
-        else:
-            bad_epochs += 1
-            if bad_epochs >= cfg.patience:
-                break
-
-    ckpt.members = [best_state]
-    classifier = Classifier(ckpt)
-    ckpt.temperature = fit_temperature(classifier.predict_logits(dev_ids), [ex.label for ex in corpus.dev])
+    dev_ids = [ids for ids, _ in data.dev]
+    ckpt.temperature = fit_temperature(Classifier(ckpt).predict_logits(dev_ids), [y for _, y in data.dev])
     classifier = Classifier(ckpt)
     metrics: dict[str, Any] = {}
-    for split, examples in (("dev", corpus.dev), ("test", corpus.test)):
-        ids = [vocab.encode(tokenize(ex.text)[: cfg.max_length]) for ex in examples]
+    for split, examples in (("dev", corpus.dev), ("test", corpus.test), *corpus.extra_test_sets().items()):
+        ids = [vocab.encode(tok(ex.text)[: cfg.max_length]) for ex in examples]
         metrics[split] = report(
             classifier.predict_proba(ids), [ex.label for ex in examples], [len(s) for s in ids], corpus.labels
         )
@@ -175,40 +387,43 @@ def train(cfg: TrainConfig) -> tuple[Checkpoint, dict[str, Any]]:
     ckpt.training = {
         "config": asdict(cfg),
         "data_files": corpus.checksums,
-        "history": history,
-        "best_epoch": max(history, key=lambda h: h["dev_accuracy"])["epoch"],
+        "history": [history for _, history in results],
+        "member_dev_accuracy": [max(h["dev_accuracy"] for h in history) for _, history in results],
         "seconds": round(time.perf_counter() - started, 1),
         "torch_version": str(torch.__version__),
     }
     return ckpt, {"metrics": metrics, "training": ckpt.training}
 
 
-def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    d = TrainConfig()
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--lang", choices=corpora.LANGUAGES, default=d.lang)
+def parse_args(argv: list[str]) -> TrainConfig:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--lang", choices=corpora.LANGUAGES, default="en")
     p.add_argument("--data-dir", default=str(default_data_dir()))
-    p.add_argument("--out", default="", help="checkpoint path (default: model/artifacts/<lang model>.pt)")
-    for name in (
-        "seed",
-        "epochs",
-        "batch_size",
-        "patience",
-        "embedding_dim",
-        "hidden_size",
-        "num_layers",
-        "min_freq",
-        "max_length",
-        "threads",
-    ):
-        p.add_argument("--" + name.replace("_", "-"), type=int, default=getattr(d, name))
-    for name in ("lr", "clip", "dropout", "word_dropout"):
-        p.add_argument("--" + name.replace("_", "-"), type=float, default=getattr(d, name))
-    p.add_argument("--bidirectional", action=argparse.BooleanOptionalAction, default=d.bidirectional)
-    p.add_argument("--pooling", choices=("last", "max", "last+max"), default=d.pooling)
+    p.add_argument("--out", default="", help="checkpoint path (default: model/artifacts/<model>.pt)")
     p.add_argument("--dry-run", action="store_true", help="seconds-long smoke run on a data subset")
-    args = p.parse_args(argv)
-    cfg = TrainConfig(**dict(vars(args).items()))
+    for f in fields(TrainConfig):
+        if f.name in ("lang", "data_dir", "out", "dry_run", "extra"):
+            continue
+        flag = "--" + f.name.replace("_", "-")
+        if f.type == "bool":
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None)
+        else:
+            kind = {"int": int, "float": float, "str": str}[str(f.type)]
+            p.add_argument(flag, type=kind, default=None, help=f"default: the --lang preset, else {f.default}")
+    args = vars(p.parse_args(argv))
+    chosen = {k: v for k, v in args.items() if v is not None}
+    cfg = TrainConfig(**{**PRESETS[args["lang"]], **chosen})
+    if cfg.dry_run:  # tiny and fast unless flags say otherwise
+        small = {
+            "members": min(cfg.members, 2),
+            "workers": 1,
+            "epochs": 1,
+            "hidden_size": 16,
+            "embedding_dim": 16,
+            "vectors": "none",
+            "evals_per_epoch": 1,
+        }
+        cfg = TrainConfig(**{**asdict(cfg), **small, **chosen})
     if not cfg.out:
         cfg.out = str(corpora.default_checkpoint(cfg.lang))
     return cfg
@@ -220,14 +435,14 @@ def main(argv: list[str] | None = None) -> None:
     ckpt, record = train(cfg)
     ckpt.training["command"] = shlex.join(["python", "-m", "model.train", *argv])
     sha = save_checkpoint(ckpt, cfg.out)
+    Path(cfg.out + ".sha256").write_text(f"{sha}  {Path(cfg.out).name}\n")
     record["checkpoint"] = {"path": cfg.out, "sha256": sha}
     metrics_path = Path(cfg.out).with_suffix(".metrics.json")
     metrics_path.write_text(json.dumps(record, indent=2) + "\n")
     m = ckpt.metrics
     print(
-        f"wrote {cfg.out} (sha256 {sha[:12]}) and {metrics_path}; "
-        f"dev acc {m['dev']['accuracy']:.4f}, test acc {m['test']['accuracy']:.4f}, "
-        f"test ECE {m['test']['ece']:.4f}"
+        f"wrote {cfg.out} (sha256 {sha[:12]}) and {metrics_path}; dev acc {m['dev']['accuracy']:.4f}, "
+        f"test acc {m['test']['accuracy']:.4f}, test ECE {m['test']['ece']:.4f}, {ckpt.training['seconds']} s"
     )
 
 

@@ -54,8 +54,14 @@ class Predictor:
         self.tokenize = get_tokenizer(ckpt.tokenizer["name"], ckpt.tokenizer["version"])
         self.labels = ckpt.labels
         cfg = ckpt.model_config
-        self._directions = ("forward", "backward")[: cfg.num_directions]
-        self._layers = [(layer, d) for layer in range(cfg.num_layers) for d in self._directions]
+        directions = ("forward", "backward")[: cfg.num_directions]
+        # h_n's order: member, then torch.nn.RNN's layer-major order, forward before backward.
+        self._states = [
+            (member, layer, d)
+            for member in range(len(ckpt.members))
+            for layer in range(cfg.num_layers)
+            for d in directions
+        ]
         self.load_seconds = 0.0
         self._note = (
             "running = the model's probabilities had the text ended after this token; "
@@ -132,12 +138,13 @@ class Predictor:
         return results
 
     def summarize(self, h_n: Tensor, include_values: list[bool]) -> list[dict[str, Any]]:
-        """Per text, per layer and direction: norm, mean, std, min, max and the top units of h_n.
+        """Per text, per member, layer and direction: norm, mean, std, min, max and top units of h_n.
 
-        ``h_n`` is [batch, num_layers * num_directions, hidden_size], in torch.nn.RNN's order
-        (layer-major, forward before backward).
+        ``h_n`` is [batch, members, num_layers * num_directions, hidden_size]; each member's block
+        is in torch.nn.RNN's order (layer-major, forward before backward).
         """
         cfg = self.ckpt.model_config
+        h_n = h_n.flatten(1, 2)
         k = min(TOP_UNITS, cfg.hidden_size)
         stats = torch.stack(
             [h_n.norm(dim=-1), h_n.mean(-1), h_n.std(-1, correction=0), h_n.amin(-1), h_n.amax(-1)], -1
@@ -149,8 +156,9 @@ class Predictor:
         for b, with_values in enumerate(include_values):
             values = h_n[b].tolist() if with_values else None
             states = []
-            for j, ((layer, direction), st) in enumerate(zip(self._layers, stats[b], strict=True)):
+            for j, ((member, layer, direction), st) in enumerate(zip(self._states, stats[b], strict=True)):
                 state = {
+                    "member": member,
                     "layer": layer,
                     "direction": direction,
                     "l2_norm": st[0],
@@ -167,6 +175,7 @@ class Predictor:
                 states.append(state)
             results.append(
                 {
+                    "members": len(self.ckpt.members),
                     "num_layers": cfg.num_layers,
                     "num_directions": cfg.num_directions,
                     "hidden_size": cfg.hidden_size,

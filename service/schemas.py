@@ -85,6 +85,7 @@ class Unit(_Out):
 
 
 class StateSummary(_Out):
+    member: int = Field(description="Ensemble member (0 for a single network).")
     layer: int
     direction: Literal["forward", "backward"]
     l2_norm: float
@@ -97,8 +98,9 @@ class StateSummary(_Out):
 
 
 class HiddenState(_Out):
-    """Summary of the final hidden state h_n, one entry per layer and direction."""
+    """Summary of the final hidden state h_n, one entry per member, layer and direction."""
 
+    members: int = Field(description="Networks in the ensemble whose logits are averaged (1: a single RNN).")
     num_layers: int
     num_directions: int
     hidden_size: int

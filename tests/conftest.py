@@ -70,6 +70,30 @@ def tiny_uni_checkpoint(tmp_path_factory: pytest.TempPathFactory, data_dir: Path
     return out
 
 
+@pytest.fixture(scope="session")
+def tiny_zh_checkpoint(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """A real Chinese ensemble of two members reading characters and left bigrams."""
+    out = tmp_path_factory.mktemp("ckpt") / "tiny-zh.pt"
+    cfg = TrainConfig(
+        lang="zh",
+        data_dir=str(data_dir),
+        out=str(out),
+        seed=3,
+        members=2,
+        epochs=1,
+        embedding_dim=16,
+        hidden_size=10,
+        pooling="mean+max",
+        bigram_min_freq=2,
+        fgm=1.0,
+        word_dropout=0.1,
+        dry_run=True,
+    )
+    ckpt, _ = train(cfg)
+    save_checkpoint(ckpt, out)
+    return out
+
+
 @pytest.fixture
 def settings(tiny_checkpoint: Path) -> Settings:
     return Settings(checkpoint=tiny_checkpoint, checkpoint_zh=None)

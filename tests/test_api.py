@@ -44,10 +44,10 @@ def test_predict_shape(client: TestClient) -> None:
     assert body["language"] == "en"
     assert body["model_version"].startswith("tiny@")
     hs = body["hidden_state"]
-    assert (hs["num_layers"], hs["num_directions"], hs["hidden_size"]) == (1, 2, 12)
-    assert [(s["layer"], s["direction"]) for s in hs["states"]] == [(0, "forward"), (0, "backward")]
+    assert (hs["members"], hs["num_layers"], hs["num_directions"], hs["hidden_size"]) == (1, 1, 2, 12)
+    assert [(s["member"], s["layer"], s["direction"]) for s in hs["states"]] == [(0, 0, "forward"), (0, 0, "backward")]
     for s in hs["states"]:
-        assert set(s) == {"layer", "direction", "l2_norm", "mean", "std", "min", "max", "top_units"}
+        assert set(s) == {"member", "layer", "direction", "l2_norm", "mean", "std", "min", "max", "top_units"}
         assert len(s["top_units"]) == 5
         mags = [abs(u["value"]) for u in s["top_units"]]
         assert mags == sorted(mags, reverse=True)

@@ -112,3 +112,30 @@ def test_save_is_atomic(tiny_checkpoint: Path, tmp_path: Path) -> None:
     assert out.is_file()
     assert not out.with_suffix(".pt.tmp").exists()
     assert zipfile.is_zipfile(out)
+
+
+def test_ensemble_stores_shared_tables_once_in_half_precision(tiny_zh_checkpoint: Path, tmp_path: Path) -> None:
+    ckpt = load_checkpoint(tiny_zh_checkpoint)
+    assert len(ckpt.members) == 2
+    raw = torch.load(tiny_zh_checkpoint, weights_only=True)
+    assert set(raw["shared"]) == {"bigram_keys"}  # trained tables differ per member
+    assert raw["members"][0]["embedding.weight"].dtype == torch.float16
+    assert raw["members"][0]["rnn.weight_hh_l0"].dtype == torch.float32
+    # Frozen tables equal in every member are stored once.
+    frozen = Checkpoint(
+        ckpt.model_config,
+        [dict(m) for m in ckpt.members],
+        ckpt.vocab,
+        ckpt.labels,
+        language="zh",
+        tokenizer=ckpt.tokenizer,
+    )
+    frozen.members[1]["embedding.weight"] = frozen.members[0]["embedding.weight"].clone()
+    out = tmp_path / "frozen.pt"
+    save_checkpoint(frozen, out)
+    assert "embedding.weight" in torch.load(out, weights_only=True)["shared"]
+    again = load_checkpoint(out)
+    seqs = [[2, 3, 4, 5], [6], [7, 8]]
+    torch.testing.assert_close(
+        Classifier(again).forward_ids(seqs).logits, Classifier(frozen).forward_ids(seqs).logits, rtol=0, atol=0
+    )

@@ -13,57 +13,82 @@ from model.fastpath import FastRNN
 from model.inference import Classifier
 from model.network import ModelConfig, Pooling, SentimentRNN, pad_batch
 
+VOCAB = 300
 
-def net(bidirectional: bool, pooling: Pooling, hidden: int = 24, layers: int = 1) -> SentimentRNN:
-    torch.manual_seed(1)
+
+def net(bidirectional: bool, pooling: Pooling, seed: int = 1, layers: int = 1, bigrams: int = 0) -> SentimentRNN:
+    torch.manual_seed(seed)
     cfg = ModelConfig(
-        vocab_size=300,
+        vocab_size=VOCAB,
         embedding_dim=20,
-        hidden_size=hidden,
+        hidden_size=24,
         num_layers=layers,
         bidirectional=bidirectional,
         pooling=pooling,
+        bigram_vocab_size=bigrams,
     )
     model = SentimentRNN(cfg).eval()
     with torch.no_grad():  # larger weights than the init, so tanh saturates as in a trained model
         for p in model.rnn.parameters():
             p.mul_(3)
+        if bigrams:
+            keys = torch.randperm(VOCAB * VOCAB, generator=torch.Generator().manual_seed(seed))[: bigrams - 2]
+            model.bigram_keys.copy_(keys.sort().values)
     return model
 
 
 def random_batch(rng: random.Random, size: int) -> list[list[int]]:
-    return [[rng.randrange(1, 300) for _ in range(rng.randrange(1, 40))] for _ in range(size)]
+    return [[rng.randrange(1, VOCAB) for _ in range(rng.randrange(1, 40))] for _ in range(size)]
+
+
+def reference(models: list[SentimentRNN], seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    with torch.no_grad():
+        outs = [m(*pad_batch(seqs)) for m in models]
+    return torch.stack([o.logits for o in outs]).mean(0), torch.stack([o.h_n for o in outs])
 
 
 @pytest.mark.parametrize("bidirectional", [True, False])
-@pytest.mark.parametrize("pooling", ["last", "max", "last+max"])
+@pytest.mark.parametrize("pooling", ["last", "max", "last+max", "mean+max"])
 @pytest.mark.parametrize("size", [1, 7, 64])
 def test_fast_path_matches_torch_rnn(bidirectional: bool, pooling: Pooling, size: int) -> None:
     model = net(bidirectional, pooling)
-    fast = FastRNN(model)
     seqs = random_batch(random.Random(size), size)
-    with torch.no_grad():
-        ref = model(*pad_batch(seqs))
-    logits, h_n = fast(seqs)
-    torch.testing.assert_close(logits, ref.logits, rtol=0, atol=1e-5)
-    torch.testing.assert_close(h_n, ref.h_n, rtol=0, atol=1e-5)
+    logits, h_n = FastRNN([model])(seqs)
+    ref_logits, ref_h = reference([model], seqs)
+    torch.testing.assert_close(logits, ref_logits, rtol=0, atol=1e-5)
+    torch.testing.assert_close(h_n, ref_h, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("pooling", ["last+max", "mean+max"])
+def test_ensemble_with_bigram_inputs_matches_torch_rnn(pooling: Pooling) -> None:
+    """Three members, each reading character and left-bigram embeddings, logits averaged."""
+    models = [net(True, pooling, seed=s, bigrams=2000) for s in (1, 2, 3)]
+    for m in models[1:]:
+        m.bigram_keys.copy_(models[0].bigram_keys)  # one bigram vocabulary per checkpoint
+    seqs = random_batch(random.Random(5), 40)
+    ids, _ = pad_batch(seqs)
+    found = models[0].bigram_ids(ids)
+    assert (found > 1).any()  # some pairs are known bigrams, so the bigram table really is used
+    logits, h_n = FastRNN(models)(seqs)
+    ref_logits, ref_h = reference(models, seqs)
+    torch.testing.assert_close(logits, ref_logits, rtol=0, atol=1e-5)
+    torch.testing.assert_close(h_n, ref_h, rtol=0, atol=1e-5)
 
 
 def test_empty_and_repeated_texts() -> None:
     model = net(True, "last+max")
     seqs: list[list[int]] = [[], [5], [5], [7, 8, 9]]
-    with torch.no_grad():
-        ref = model(*pad_batch(seqs))
-    logits, h_n = FastRNN(model)(seqs)
-    torch.testing.assert_close(logits, ref.logits, rtol=0, atol=1e-5)
-    torch.testing.assert_close(h_n, ref.h_n, rtol=0, atol=1e-5)
+    logits, h_n = FastRNN([model])(seqs)
+    ref_logits, ref_h = reference([model], seqs)
+    torch.testing.assert_close(logits, ref_logits, rtol=0, atol=1e-5)
+    torch.testing.assert_close(h_n, ref_h, rtol=0, atol=1e-5)
 
 
-def test_multi_layer_models_are_not_claimed() -> None:
-    model = net(True, "last", layers=2)
-    assert not FastRNN.supports(model)
+def test_unsupported_models_are_not_claimed() -> None:
+    assert not FastRNN.supports([net(True, "last", layers=2)])
+    assert not FastRNN.supports([net(True, "last"), net(True, "max")])  # two configurations
     with pytest.raises(ValueError, match="one-layer"):
-        FastRNN(model)
+        FastRNN([net(True, "last", layers=2)])
 
 
 def test_classifier_uses_fast_path_on_a_trained_checkpoint(tiny_checkpoint: Path) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from model.checkpoint import load_checkpoint
-from model.train import main, train, word_dropout
+from model.checkpoint import load_checkpoint, sha256_file
+from model.train import PRESETS, main, parse_args, train, word_dropout
 from tests.conftest import tiny_config
 
 
@@ -17,43 +18,52 @@ def test_same_seed_gives_identical_metrics(data_dir: Path, tmp_path: Path) -> No
     a, rec_a = train(tiny_config(data_dir, tmp_path / "a.pt", seed=3))
     b, rec_b = train(tiny_config(data_dir, tmp_path / "b.pt", seed=3))
     assert rec_a["metrics"] == rec_b["metrics"]
-    assert [h["train_loss"] for h in rec_a["training"]["history"]] == [
-        h["train_loss"] for h in rec_b["training"]["history"]
-    ]
+    assert rec_a["training"]["history"] == rec_b["training"]["history"]
     for k, v in a.members[0].items():
         assert torch.equal(v, b.members[0][k]), k
-    _c, rec_c = train(tiny_config(data_dir, tmp_path / "c.pt", seed=4))
-    assert rec_c["training"]["history"][0]["train_loss"] != rec_a["training"]["history"][0]["train_loss"]
+    _, rec_c = train(tiny_config(data_dir, tmp_path / "c.pt", seed=4))
+    assert rec_c["training"]["history"][0][0]["train_loss"] != rec_a["training"]["history"][0][0]["train_loss"]
 
 
-def test_dry_run_cli_writes_checkpoint_and_metrics(data_dir: Path, tmp_path: Path) -> None:
+def test_parallel_members_equal_sequential_members(data_dir: Path, tmp_path: Path) -> None:
+    """Each member is seeded on its own: training two in parallel processes changes nothing."""
+    cfg = replace(tiny_config(data_dir, tmp_path / "seq.pt"), members=2, epochs=1, freeze_embeddings=True)
+    seq, _ = train(cfg)
+    par, _ = train(replace(cfg, workers=2))
+    assert len(seq.members) == len(par.members) == 2
+    for m_seq, m_par in zip(seq.members, par.members, strict=True):
+        for k in m_seq:
+            assert torch.equal(m_seq[k], m_par[k]), k
+    assert not torch.equal(seq.members[0]["head.weight"], seq.members[1]["head.weight"])
+    assert seq.metrics == par.metrics
+
+
+def test_dry_run_cli_writes_checkpoint_metrics_and_checksum(data_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "dry.pt"
     started = time.perf_counter()
-    main(
-        [
-            "--dry-run",
-            "--data-dir",
-            str(data_dir),
-            "--out",
-            str(out),
-            "--epochs",
-            "1",
-            "--hidden-size",
-            "8",
-            "--embedding-dim",
-            "8",
-        ]
-    )
+    main(["--dry-run", "--data-dir", str(data_dir), "--out", str(out), "--hidden-size", "8"])
     assert time.perf_counter() - started < 60
     ckpt = load_checkpoint(out)
     assert ckpt.model_config.hidden_size == 8
+    assert len(ckpt.members) == 2
     record = json.loads(out.with_suffix(".metrics.json").read_text())
-    assert record["checkpoint"]["sha256"]
-    assert len(record["training"]["history"]) == 1
+    assert record["checkpoint"]["sha256"] == sha256_file(out)
+    assert (tmp_path / "dry.pt.sha256").read_text() == f"{sha256_file(out)}  dry.pt\n"
+    assert [len(h) for h in record["training"]["history"]] == [1, 1]
     assert 0.0 <= record["metrics"]["test"]["accuracy"] <= 1.0
     assert record["metrics"]["test"]["n"] == 200
     assert ckpt.training["config"]["dry_run"] is True
     assert ckpt.training["command"].startswith("python -m model.train --dry-run")
+
+
+def test_presets_and_flags() -> None:
+    en = parse_args([])
+    assert (en.members, en.vectors, en.freeze_embeddings) == (PRESETS["en"]["members"], "word2vec+sentiment", True)
+    zh = parse_args(["--lang", "zh", "--members", "5", "--no-bidirectional"])
+    assert zh.members == 5
+    assert zh.bidirectional is False
+    assert zh.bigram_min_freq == PRESETS["zh"]["bigram_min_freq"]
+    assert zh.out.endswith("sentiment-rnn-zh.pt")
 
 
 def test_word_dropout_replaces_only_real_tokens() -> None:

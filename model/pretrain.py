@@ -1,0 +1,126 @@
+"""Word vectors for the embedding table, learned from in-domain text before the classifier trains.
+
+Two steps, both deterministic for a given seed:
+
+1. `word2vec`: skip-gram vectors (gensim) from unlabelled text (the 50k IMDB reviews plus the SST
+   training sentences): which words behave alike.
+2. `sentiment_tune`: a learned offset per vector, trained with a mean-of-words classifier on the
+   IMDB review labels: which words lean positive or negative. A few epochs at a small learning
+   rate keep the offsets small, so the vectors stay near their word2vec positions.
+
+The classifier then reads these vectors frozen: with 67k short training phrases, fine-tuning a
+table this size overfits (measured: see the model card's ablations).
+"""
+
+from __future__ import annotations
+
+import random
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+@dataclass(frozen=True)
+class WordVectors:
+    words: list[str]  # most frequent first
+    vectors: Tensor  # [len(words), dim], float32
+
+    def lookup(self) -> dict[str, int]:
+        return {w: i for i, w in enumerate(self.words)}
+
+
+def _stable_hash(text: str) -> int:
+    """gensim seeds each word's initial vector with a hash; Python's own is salted per process."""
+    return zlib.crc32(text.encode("utf-8"))
+
+
+def word2vec(
+    texts: Sequence[Sequence[str]],
+    dim: int = 300,
+    window: int = 5,
+    min_count: int = 3,
+    epochs: int = 5,
+    negative: int = 5,
+    seed: int = 1,
+) -> WordVectors:
+    """Skip-gram with negative sampling, one worker thread (more threads are not deterministic)."""
+    from gensim.models import Word2Vec
+
+    model = Word2Vec(
+        sentences=[list(t) for t in texts],
+        vector_size=dim,
+        window=window,
+        min_count=min_count,
+        sg=1,
+        negative=negative,
+        sample=1e-4,
+        epochs=epochs,
+        workers=1,
+        seed=seed,
+        hashfxn=_stable_hash,
+    )
+    words = list(model.wv.index_to_key)
+    return WordVectors(words, torch.from_numpy(model.wv.vectors.copy()))
+
+
+def sentiment_tune(
+    vectors: WordVectors,
+    docs: Sequence[Sequence[str]],
+    labels: Sequence[int],
+    epochs: int = 3,
+    lr: float = 1e-3,
+    batch_size: int = 128,
+    seed: int = 1,
+) -> WordVectors:
+    """Add to each vector an offset learned by a mean-of-words logistic classifier on ``docs``."""
+    generator = torch.Generator().manual_seed(seed)
+    rng = random.Random(seed)
+    index = vectors.lookup()
+    encoded = [[index[t] for t in doc if t in index] for doc in docs]
+    rows = [(ids, y) for ids, y in zip(encoded, labels, strict=True) if ids]
+    base = vectors.vectors
+    delta = nn.Parameter(torch.zeros_like(base))
+    head = nn.Linear(base.size(1), 2)
+    with torch.no_grad():
+        bound = 1 / base.size(1) ** 0.5
+        head.weight.uniform_(-bound, bound, generator=generator)
+        head.bias.uniform_(-bound, bound, generator=generator)
+    optimizer = torch.optim.AdamW([delta, *head.parameters()], lr=lr, weight_decay=0.0)
+    for _ in range(epochs):
+        rng.shuffle(rows)
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start : start + batch_size]
+            ids = torch.tensor([i for doc, _ in batch for i in doc])
+            offsets = torch.tensor([0, *torch.tensor([len(doc) for doc, _ in batch[:-1]]).cumsum(0).tolist()])
+            mean = F.embedding_bag(ids, base, offsets, mode="mean") + F.embedding_bag(ids, delta, offsets, mode="mean")
+            dropped = F.dropout(mean, 0.3, training=True)
+            loss: Tensor = F.cross_entropy(head(dropped), torch.tensor([y for _, y in batch]))
+            optimizer.zero_grad()
+            loss.backward()  # type: ignore[no-untyped-call]
+            optimizer.step()
+    return WordVectors(vectors.words, (base + delta).detach())
+
+
+def embedding_table(
+    itos: Sequence[str], vectors: WordVectors, padding_ids: Sequence[int] = (0, 1), seed: int = 12345
+) -> tuple[Tensor, int]:
+    """The [len(itos), dim] table: pretrained rows where a word has a vector, small random rows
+    (fixed seed, the vectors' spread) for the rest, zeros for padding and UNK. Returns the count
+    of pretrained rows."""
+    index = vectors.lookup()
+    scale = float(vectors.vectors.std()) * 3**0.5
+    table = torch.empty(len(itos), vectors.vectors.size(1)).uniform_(
+        -scale, scale, generator=torch.Generator().manual_seed(seed)
+    )
+    found = 0
+    for i, word in enumerate(itos):
+        j = index.get(word)
+        if j is not None:
+            table[i] = vectors.vectors[j]
+            found += 1
+    table[list(padding_ids)] = 0.0
+    return table, found
