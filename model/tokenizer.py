@@ -37,7 +37,8 @@ _TRANSLATE = str.maketrans(
         "\u2015": " -- ",
         "\u2212": "-",
         "\u2026": " ... ",
-        "\u3002": ".", "\u3001": ",",  # ideographic full stop and comma
+        "\u3002": ".",
+        "\u3001": ",",  # ideographic full stop and comma
     }
 )
 _DROPPED = frozenset("\ufe0e\ufe0f" + "".join(map(chr, range(0x1F3FB, 0x1F400))))
