@@ -19,6 +19,7 @@ Seeded and deterministic: the same seed and data give the same metrics.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import math
@@ -83,6 +84,7 @@ class TrainConfig:
     bigram_min_freq: int = 0  # > 0: left-bigram input embeddings from bigrams seen this often
     max_length: int = 256
     threads: int = 1
+    cache_dir: str = ""  # where pre-trained vectors are kept between runs (results do not change)
     dry_run: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -166,6 +168,65 @@ def bigram_string(key: int, vocab: Vocab) -> str:
 
 def bigram_texts(tokens: list[list[str]]) -> list[list[str]]:
     return [["<s>" + t[0], *(a + b for a, b in itertools.pairwise(t))] for t in tokens if t]
+
+
+def word_vectors(
+    cfg: TrainConfig, corpus: corpora.Corpus, train_tokens: list[list[str]]
+) -> tuple[pretrain.WordVectors | None, pretrain.WordVectors | None]:
+    """Pre-trained vectors for tokens (and bigrams), or None. With ``cache_dir`` set they are
+    saved there, keyed by everything they depend on, so that ablation runs share them."""
+    if cfg.vectors == "none":
+        return None, None
+    key = {
+        k: getattr(cfg, k)
+        for k in (
+            "lang",
+            "vectors",
+            "embedding_dim",
+            "w2v_epochs",
+            "w2v_min_count",
+            "w2v_negative",
+            "bigram_min_freq",
+            "seed",
+            "max_length",
+            "dry_run",
+        )
+    }
+    key["data"] = corpus.checksums
+    cache = None
+    if cfg.cache_dir:
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+        cache = Path(cfg.cache_dir) / f"vectors-{cfg.lang}-{digest}.pt"
+        if cache.is_file():
+            raw = torch.load(cache, weights_only=True)
+            return tuple(pretrain.WordVectors(v["words"], v["vectors"]) if v else None for v in raw)  # type: ignore[return-value]
+    tok = corpus.tokenize
+    texts = [tok(ex.text) for ex in corpus.pretraining] + train_tokens
+    vectors = pretrain.word2vec(
+        texts,
+        cfg.embedding_dim,
+        min_count=cfg.w2v_min_count,
+        epochs=cfg.w2v_epochs,
+        negative=cfg.w2v_negative,
+        seed=cfg.seed,
+    )
+    if cfg.vectors == "word2vec+sentiment":
+        labels = [ex.label for ex in corpus.pretraining]
+        vectors = pretrain.sentiment_tune(vectors, texts[: len(corpus.pretraining)], labels, seed=cfg.seed)
+    bigram_vectors = None
+    if cfg.bigram_min_freq:
+        bigram_vectors = pretrain.word2vec(
+            bigram_texts(texts),
+            cfg.embedding_dim,
+            min_count=2,
+            epochs=cfg.w2v_epochs,
+            negative=cfg.w2v_negative,
+            seed=cfg.seed,
+        )
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        torch.save([{"words": v.words, "vectors": v.vectors} if v else None for v in (vectors, bigram_vectors)], cache)
+    return vectors, bigram_vectors
 
 
 def evaluate_logits(model: SentimentRNN, data: list[tuple[list[int], int]]) -> Tensor:
@@ -308,30 +369,7 @@ def train(cfg: TrainConfig) -> tuple[Checkpoint, dict[str, Any]]:
     corpus = corpora.load(cfg.lang, Path(cfg.data_dir), dry_run=cfg.dry_run, pretraining=cfg.vectors != "none")
     tok = corpus.tokenize
     train_tokens = [tok(ex.text)[: cfg.max_length] for ex in corpus.train]
-    vectors = bigram_vectors = None
-    if cfg.vectors != "none":
-        texts = [tok(ex.text) for ex in corpus.pretraining] + train_tokens
-        vectors = pretrain.word2vec(
-            texts,
-            cfg.embedding_dim,
-            min_count=cfg.w2v_min_count,
-            epochs=cfg.w2v_epochs,
-            negative=cfg.w2v_negative,
-            seed=cfg.seed,
-        )
-        if cfg.vectors == "word2vec+sentiment":
-            vectors = pretrain.sentiment_tune(
-                vectors, texts[: len(corpus.pretraining)], [ex.label for ex in corpus.pretraining], seed=cfg.seed
-            )
-        if cfg.bigram_min_freq:
-            bigram_vectors = pretrain.word2vec(
-                bigram_texts(texts),
-                cfg.embedding_dim,
-                min_count=2,
-                epochs=cfg.w2v_epochs,
-                negative=cfg.w2v_negative,
-                seed=cfg.seed,
-            )
+    vectors, bigram_vectors = word_vectors(cfg, corpus, train_tokens)
     vocab = build_vocab(cfg, train_tokens, vectors)
     train_ids = [vocab.encode(t) for t in train_tokens]
     keys = build_bigrams(cfg, vocab, train_ids) if cfg.bigram_min_freq else torch.zeros(0, dtype=torch.long)
