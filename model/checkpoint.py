@@ -11,7 +11,7 @@ import hashlib
 import io
 import pickle
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,9 @@ class Checkpoint:
     language: str = "en"
     tokenizer: dict[str, Any] = field(default_factory=lambda: {"name": "sst-ptb", "version": TOKENIZER_VERSION})
     temperature: float = 1.0
+    # member_temperatures[k - 1]: the temperature fitted on dev for the first k members alone, so
+    # that a service may run fewer members (faster) and still be calibrated.
+    member_temperatures: list[float] = field(default_factory=list)
     max_length: int = 256
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -55,6 +58,17 @@ class Checkpoint:
             for key, value in state.items():
                 if _is_embedding(key) and value.dtype == torch.float32:
                     state[key] = value.half().float()
+
+    def subset(self, k: int) -> Checkpoint:
+        """The same checkpoint with only its first ``k`` members (and their own temperature)."""
+        if not 1 <= k <= len(self.members):
+            raise ValueError(f"this checkpoint has {len(self.members)} members; cannot serve {k}")
+        if k == len(self.members):
+            return self
+        temperature = self.member_temperatures[k - 1] if len(self.member_temperatures) >= k else self.temperature
+        return replace(
+            self, members=self.members[:k], temperature=temperature, member_temperatures=self.member_temperatures[:k]
+        )
 
     def build_models(self) -> list[SentimentRNN]:
         """Instantiate every member in eval mode with its weights loaded."""
@@ -77,6 +91,7 @@ class Checkpoint:
             "language": self.language,
             "tokenizer": self.tokenizer,
             "temperature": self.temperature,
+            "member_temperatures": self.member_temperatures,
             "max_length": self.max_length,
             "training": self.training,
             "metrics": self.metrics,
@@ -132,6 +147,7 @@ def _from_dict(raw: object, path: Path) -> Checkpoint:
             language=str(raw.get("language", "en")),
             tokenizer=dict(tokenizer),
             temperature=float(raw.get("temperature", 1.0)),
+            member_temperatures=[float(t) for t in raw.get("member_temperatures", [])],
             max_length=int(raw.get("max_length", 256)),
             training=dict(raw.get("training", {})),
             metrics=dict(raw.get("metrics", {})),

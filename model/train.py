@@ -30,7 +30,7 @@ import sys
 import time
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -412,10 +412,33 @@ def train(cfg: TrainConfig) -> tuple[Checkpoint, dict[str, Any]]:
         tokenizer=corpus.tokenizer_info,
         max_length=cfg.max_length,
     )
-    dev_ids = [ids for ids, _ in data.dev]
-    ckpt.temperature = fit_temperature(Classifier(ckpt).predict_logits(dev_ids), [y for _, y in data.dev])
+    dev_ids, dev_labels = [ids for ids, _ in data.dev], [y for _, y in data.dev]
+    test_ids = [vocab.encode(tok(ex.text)[: cfg.max_length]) for ex in corpus.test]
+    for k in range(1, len(ckpt.members) + 1):  # calibrate the first k members alone, for every k
+        sub = replace(ckpt, members=ckpt.members[:k], temperature=1.0)
+        ckpt.member_temperatures.append(fit_temperature(Classifier(sub).predict_logits(dev_ids), dev_labels))
+    ckpt.temperature = ckpt.member_temperatures[-1]
+    by_members = []
+    for k in range(1, len(ckpt.members) + 1):
+        sub = ckpt.subset(k)
+        dev_m = report(Classifier(sub).predict_proba(dev_ids), dev_labels, [len(s) for s in dev_ids], corpus.labels)
+        test_m = report(
+            Classifier(sub).predict_proba(test_ids),
+            [ex.label for ex in corpus.test],
+            [len(s) for s in test_ids],
+            corpus.labels,
+        )
+        by_members.append(
+            {
+                "members": k,
+                "temperature": sub.temperature,
+                "dev": dev_m["accuracy"],
+                "test": test_m["accuracy"],
+                "test_ece": test_m["ece"],
+            }
+        )
     classifier = Classifier(ckpt)
-    metrics: dict[str, Any] = {}
+    metrics: dict[str, Any] = {"by_members": by_members}
     for split, examples in (("dev", corpus.dev), ("test", corpus.test), *corpus.extra_test_sets().items()):
         ids = [vocab.encode(tok(ex.text)[: cfg.max_length]) for ex in examples]
         metrics[split] = report(

@@ -66,11 +66,11 @@ class ServiceState:
 def _load(state: ServiceState) -> None:
     """Verify, load and warm up every configured model; any failure aborts startup."""
     s = state.settings
-    configured = [(s.checkpoint, s.checkpoint_sha256)]
+    configured = [(s.checkpoint, s.checkpoint_sha256, s.ensemble_members)]
     if s.checkpoint_zh is not None:
-        configured.append((s.checkpoint_zh, s.checkpoint_zh_sha256))
-    for path, expected in configured:
-        predictor = Predictor.load(path, expected)
+        configured.append((s.checkpoint_zh, s.checkpoint_zh_sha256, s.ensemble_members_zh))
+    for path, expected, members in configured:
+        predictor = Predictor.load(path, expected, members)
         if predictor.ckpt.language in state.predictors:
             raise CheckpointError(f"two checkpoints for language {predictor.ckpt.language!r}: {path}")
         predictor.warm_up()
@@ -141,6 +141,7 @@ def _model_info(p: Predictor) -> ModelInfo:
             "num_directions": cfg.num_directions,
             "pooling": cfg.pooling,
             "ensemble_members": len(p.ckpt.members),
+            "ensemble_members_in_checkpoint": p.available_members,
         },
         vocab_size=len(p.ckpt.vocab),
         labels=list(p.labels),

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
         ARTIFACTS / "sentiment-rnn-zh.pt", description="Chinese model checkpoint; 'none' serves English only"
     )
     checkpoint_zh_sha256: str | None = Field(None, description="expected SHA-256 of the Chinese checkpoint")
+    ensemble_members: int | None = Field(
+        None, ge=1, description="serve only the first N members of the English ensemble (faster); default all"
+    )
+    ensemble_members_zh: int | None = Field(None, ge=1, description="the same for the Chinese ensemble")
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1, description="uvicorn worker processes (python -m service)")

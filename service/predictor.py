@@ -63,6 +63,7 @@ class Predictor:
             for d in directions
         ]
         self.load_seconds = 0.0
+        self.available_members = len(ckpt.members)
         self._note = (
             "running = the model's probabilities had the text ended after this token; "
             "contribution = change in log-odds of the predicted label when the token was read; "
@@ -75,8 +76,11 @@ class Predictor:
             )
 
     @classmethod
-    def load(cls, path: Path, expected_sha256: str | None = None) -> Predictor:
-        """Verify the file's SHA-256 (if one is expected), then load it; raise `CheckpointError`."""
+    def load(cls, path: Path, expected_sha256: str | None = None, members: int | None = None) -> Predictor:
+        """Verify the file's SHA-256 (if one is expected), then load it; raise `CheckpointError`.
+
+        ``members`` serves only the first N ensemble members, with their own fitted temperature.
+        """
         started = time.perf_counter()
         if not path.is_file():
             raise CheckpointError(f"checkpoint not found: {path}")
@@ -88,7 +92,14 @@ class Predictor:
             raise CheckpointError(
                 f"checkpoint {path} has SHA-256 {actual}, expected {expected_sha256}: refusing to load it"
             )
-        predictor = cls(load_checkpoint(path), actual, path.stem)
+        ckpt = load_checkpoint(path)
+        available = len(ckpt.members)
+        try:
+            ckpt = ckpt.subset(members or len(ckpt.members))
+        except ValueError as exc:
+            raise CheckpointError(f"{path}: {exc}") from exc
+        predictor = cls(ckpt, actual, path.stem)
+        predictor.available_members = available
         predictor.load_seconds = time.perf_counter() - started
         return predictor
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from model.checkpoint import load_checkpoint
+from model.checkpoint import CheckpointError, load_checkpoint
 from model.network import pad_batch
 from model.tokenizer import tokenize
 from model.tokenizer_zh import is_cjk, tokenize_zh
@@ -123,3 +123,26 @@ def test_limits_apply_to_chinese_too(both: TestClient) -> None:
     body = both.post("/predict", json={"text": "好" * 300}).json()
     assert body["truncated"] is True
     assert body["tokens"] == 256
+
+
+def test_serving_fewer_members_uses_their_own_temperature(tiny_checkpoint: Path, tiny_zh_checkpoint: Path) -> None:
+    ckpt = load_checkpoint(tiny_zh_checkpoint)
+    assert len(ckpt.member_temperatures) == 2
+    settings = Settings(checkpoint=tiny_checkpoint, checkpoint_zh=tiny_zh_checkpoint, ensemble_members_zh=1)
+    with TestClient(create_app(settings)) as c:
+        body = c.post("/predict", json={"text": ZH}).json()
+        info = next(m for m in c.get("/models").json()["models"] if m["language"] == "zh")
+    assert body["hidden_state"]["members"] == 1
+    assert info["architecture"]["ensemble_members"] == 1
+    assert info["architecture"]["ensemble_members_in_checkpoint"] == 2
+    (net,) = ckpt.subset(1).build_models()
+    ids = ckpt.vocab.encode(tokenize_zh(ZH))
+    with torch.no_grad():
+        expected = (net(*pad_batch([ids])).logits / ckpt.member_temperatures[0]).softmax(-1)[0, 1]
+    assert body["probabilities"]["positive"] == pytest.approx(float(expected), abs=1e-5)
+
+
+def test_asking_for_more_members_than_exist_fails_startup(tiny_checkpoint: Path, tiny_zh_checkpoint: Path) -> None:
+    settings = Settings(checkpoint=tiny_checkpoint, checkpoint_zh=tiny_zh_checkpoint, ensemble_members_zh=3)
+    with pytest.raises(CheckpointError, match="has 2 members; cannot serve 3"), TestClient(create_app(settings)):
+        pass
