@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export SENTIMENT_DATA_DIR ?= $(abspath $(DATA_DIR))
 
-.PHONY: help serve test lint typecheck train evaluate bench fuzz container-smoke clean
+.PHONY: help serve test lint typecheck train evaluate ablations bench fuzz container-smoke clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -27,16 +27,21 @@ serve: $(VENV)/.runtime  ## install and serve the shipped model on http://$(HOST
 	SENTIMENT_HOST=$(HOST) SENTIMENT_PORT=$(PORT) $(PY) -m service
 
 test: $(VENV)/.dev  ## install dev extras; lint, type-check and run the whole test suite
-	$(VENV)/bin/ruff check model service tests bench
-	$(VENV)/bin/ruff format --check model service tests bench
+	$(VENV)/bin/ruff check model service tests bench scripts
+	$(VENV)/bin/ruff format --check model service tests bench scripts
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 
-train: $(VENV)/.dev  ## train the shipped English checkpoint (about 25 minutes on 2 CPU cores)
-	$(PY) -m model.train --data-dir $(SENTIMENT_DATA_DIR)
+LANG_ ?= en
 
-evaluate: $(VENV)/.dev  ## evaluate the shipped checkpoint on SST-2 test; rewrite the model card
-	$(PY) -m model.evaluate --data-dir $(SENTIMENT_DATA_DIR)
+train: $(VENV)/.dev  ## train a shipped checkpoint (LANG_=en: ~12 min, LANG_=zh: ~14 min on 2 cores)
+	$(PY) -m model.train --lang $(LANG_) --data-dir $(SENTIMENT_DATA_DIR)
+
+evaluate: $(VENV)/.dev  ## evaluate a shipped checkpoint (LANG_=en|zh); rewrite its model card and plot
+	$(PY) -m model.evaluate --lang $(LANG_) --data-dir $(SENTIMENT_DATA_DIR)
+
+ablations: $(VENV)/.dev  ## what each recipe idea gives (LANG_=en|zh; slow: one training run per row)
+	$(PY) -m scripts.ablations --lang $(LANG_) --data-dir $(SENTIMENT_DATA_DIR)
 
 bench: $(VENV)/.dev  ## side-by-side benchmark (needs wrk: apt-get install wrk); writes bench/RESULTS.md
 	$(PY) -m bench.run

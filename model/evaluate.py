@@ -59,6 +59,38 @@ def forward_cost(ckpt: Checkpoint, data_dir: Path, repeats: int = 5) -> dict[str
     return result
 
 
+def baselines(lang: str, data_dir: Path) -> dict[str, dict[str, float]]:
+    """Reference models on the same texts: VADER (lexicon) for English; a character 1-3-gram TF-IDF
+    logistic regression for Chinese. Skipped when their packages are not installed."""
+    corpus = corpora.load(lang, data_dir)
+    sets = {"test": corpus.test, **corpus.extra_test_sets()}
+    out: dict[str, dict[str, float]] = {}
+    if lang == "en":
+        try:
+            from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+        except ImportError:
+            return out
+        vader = SentimentIntensityAnalyzer()
+        out["VADER 3.3.2 (compound >= 0: positive)"] = {
+            name: sum(int(vader.polarity_scores(ex.text)["compound"] >= 0) == ex.label for ex in exs) / len(exs)
+            for name, exs in sets.items()
+        }
+    else:
+        try:
+            from sklearn.feature_extraction.text import TfidfVectorizer
+            from sklearn.linear_model import LogisticRegression
+        except ImportError:
+            return out
+        vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
+        x = vec.fit_transform([ex.text for ex in corpus.train])
+        lr = LogisticRegression(C=10, max_iter=2000).fit(x, [ex.label for ex in corpus.train])
+        out["char 1-3-gram TF-IDF logistic regression"] = {
+            name: float(lr.score(vec.transform([ex.text for ex in exs]), [ex.label for ex in exs]))
+            for name, exs in sets.items()
+        }
+    return out
+
+
 def plot_history(ckpt: Checkpoint, path: Path) -> None:
     import matplotlib
 
@@ -106,7 +138,7 @@ def main(argv: list[str] | None = None) -> None:
     card = args.card or path.parent / corpora.card_name(ckpt.language)
     plot = card.with_name(path.stem + "-training.png")
     plot_history(ckpt, plot)
-    write_card(card, path, sha256_file(path), ckpt, metrics, cost, plot.name)
+    write_card(card, path, sha256_file(path), ckpt, metrics, cost, plot.name, baselines(ckpt.language, args.data_dir))
     print(f"wrote {card} and {plot}", file=sys.stderr)
 
 

@@ -16,38 +16,56 @@ import sys
 import tempfile
 from pathlib import Path
 
+from model.corpora import default_checkpoint
+
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "model" / "artifacts"
 
 ROWS: dict[str, list[tuple[str, list[str]]]] = {
     "en": [
-        ("random embeddings, trained (no pre-training), 1 member", ["--vectors", "none", "--no-freeze-embeddings",
-                                                                   "--members", "1"]),
+        (
+            "random embeddings, trained (no pre-training), 1 member",
+            ["--vectors", "none", "--no-freeze-embeddings", "--members", "1"],
+        ),
         ("word2vec vectors, frozen, 1 member", ["--vectors", "word2vec", "--members", "1"]),
-        ("word2vec vectors, fine-tuned, 1 member", ["--vectors", "word2vec", "--no-freeze-embeddings",
-                                                    "--members", "1"]),
+        (
+            "word2vec vectors, fine-tuned, 1 member",
+            ["--vectors", "word2vec", "--no-freeze-embeddings", "--members", "1"],
+        ),
         ("word2vec + sentiment tuning, frozen, 1 member", ["--members", "1"]),
         ("... without weight averaging (EMA), 1 member", ["--members", "1", "--ema", "0"]),
         ("... hidden 256 instead of 128, 1 member", ["--members", "1", "--hidden-size", "256"]),
         ("... max pooling instead of last+max, 1 member", ["--members", "1", "--pooling", "max"]),
-        ("shipped recipe (ensemble of the preset's members)", []),
     ],
     "zh": [
-        ("characters only, random embeddings, 1 member", ["--vectors", "none", "--bigram-min-freq", "0",
-                                                           "--fgm", "0", "--members", "1"]),
+        (
+            "characters only, random embeddings, 1 member",
+            ["--vectors", "none", "--bigram-min-freq", "0", "--fgm", "0", "--members", "1"],
+        ),
         ("+ left-bigram inputs, 1 member", ["--vectors", "none", "--fgm", "0", "--members", "1"]),
         ("+ word2vec initialisation, 1 member", ["--fgm", "0", "--members", "1"]),
         ("+ FGM adversarial training, 1 member", ["--members", "1"]),
         ("... last+max pooling instead of mean+max, 1 member", ["--members", "1", "--pooling", "last+max"]),
-        ("shipped recipe (ensemble of the preset's members)", []),
     ],
 }
 
 
 def run(lang: str, label: str, flags: list[str], data_dir: str, cache: Path, out_dir: Path) -> dict[str, object]:
     out = out_dir / "ablation.pt"
-    cmd = [sys.executable, "-m", "model.train", "--lang", lang, "--data-dir", data_dir, "--out", str(out),
-           "--cache-dir", str(cache), *flags]
+    cmd = [
+        sys.executable,
+        "-m",
+        "model.train",
+        "--lang",
+        lang,
+        "--data-dir",
+        data_dir,
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(cache),
+        *flags,
+    ]
     print("$", " ".join(cmd[1:]), file=sys.stderr, flush=True)
     subprocess.run(cmd, cwd=ROOT, check=True)
     record = json.loads(out.with_suffix(".metrics.json").read_text())
@@ -58,7 +76,26 @@ def run(lang: str, label: str, flags: list[str], data_dir: str, cache: Path, out
         "dev": m["dev"]["accuracy"],
         "test": m["test"]["accuracy"],
         "ece": m["test"]["ece"],
-        "extra": {k: v["accuracy"] for k, v in m.items() if k not in ("dev", "test")},
+        "extra": {k: v["accuracy"] for k, v in m.items() if k not in ("dev", "test", "by_members")},
+        "seconds": record["training"]["seconds"],
+    }
+
+
+def shipped(lang: str) -> dict[str, object] | None:
+    """The last row is the shipped checkpoint itself, read from its metrics file rather than retrained."""
+    path = default_checkpoint(lang).with_suffix(".metrics.json")
+    if not path.exists():
+        return None
+    record = json.loads(path.read_text())
+    m = record["metrics"]
+    members = len(record["training"]["member_dev_accuracy"])
+    return {
+        "label": f"shipped checkpoint ({members} members, `python -m model.train --lang {lang}`)",
+        "flags": "(preset)",
+        "dev": m["dev"]["accuracy"],
+        "test": m["test"]["accuracy"],
+        "ece": m["test"]["ece"],
+        "extra": {k: v["accuracy"] for k, v in m.items() if k not in ("dev", "test", "by_members")},
         "seconds": record["training"]["seconds"],
     }
 
@@ -79,8 +116,10 @@ def render(lang: str, rows: list[dict[str, object]]) -> str:
     ]
     for r in rows:
         extras = "".join(f" {100 * r['extra'][k]:.2f} |" for k in extra_names)  # type: ignore[index]
-        lines.append(f"| {r['label']} | `{r['flags']}` | {100 * r['dev']:.2f} | {100 * r['test']:.2f} |"  # type: ignore[operator]
-                     f"{extras} {r['ece']:.3f} | {r['seconds']:.0f} s |")
+        lines.append(
+            f"| {r['label']} | `{r['flags']}` | {100 * r['dev']:.2f} | {100 * r['test']:.2f} |"  # type: ignore[operator]
+            f"{extras} {r['ece']:.3f} | {r['seconds']:.0f} s |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -96,6 +135,9 @@ def main(argv: list[str] | None = None) -> None:
         for i, (label, flags) in enumerate(ROWS[args.lang]):
             if args.only is None or i in args.only:
                 rows.append(run(args.lang, label, flags, args.data_dir, cache, Path(tmp)))
+    final = shipped(args.lang)
+    if final is not None:
+        rows.append(final)
     out = ARTIFACTS / f"ABLATIONS.{args.lang}.md"
     out.write_text(render(args.lang, rows))
     print(f"wrote {out}", file=sys.stderr)
