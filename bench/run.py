@@ -148,7 +148,7 @@ def zh_test_sentences() -> list[str]:
     return [ex.text for ex in read_chnsenticorp(default_data_dir(), "test")]
 
 
-def forward_costs(checkpoint: Path, texts: list[str]) -> dict[str, float]:
+def forward_costs(checkpoint: Path, texts: list[str], members: int = 0) -> dict[str, float]:
     """Median microseconds per text: fast path vs the torch.nn.RNN reference, batch 1 and 64."""
     from model.checkpoint import load_checkpoint
     from model.inference import Classifier
@@ -156,6 +156,7 @@ def forward_costs(checkpoint: Path, texts: list[str]) -> dict[str, float]:
 
     torch.set_num_threads(1)
     ckpt = load_checkpoint(checkpoint)
+    ckpt = ckpt.subset(members or len(ckpt.members))
     tok = get_tokenizer(ckpt.tokenizer["name"], ckpt.tokenizer["version"])
     ids = [ckpt.vocab.encode(tok(t)[: ckpt.max_length]) for t in texts[:512]]
     out = {}
@@ -207,6 +208,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--connections", type=int, default=16)
     p.add_argument("--out", type=Path, default=BENCH)
     p.add_argument("--quick", action="store_true", help="2-second runs, one round (a smoke test)")
+    p.add_argument(
+        "--members",
+        type=int,
+        nargs="+",
+        default=[0, 1],
+        help="English ensemble sizes to serve, one service configuration each (0 = all members)",
+    )
     args = p.parse_args(argv)
     if args.quick:
         args.seconds, args.rounds = 2, 1
@@ -223,33 +231,37 @@ def main(argv: list[str] | None = None) -> None:
     single = write_bodies(tmp / "single.jsonl", [{"text": t} for t in texts])
     batches = write_bodies(tmp / "batch.jsonl", [{"texts": texts[i : i + 64]} for i in range(0, len(texts) - 63, 64)])
     typical = write_bodies(tmp / "typical.jsonl", [{"text": t} for t in texts if 15 <= len(t.split()) <= 25])
-    results: dict[str, Any] = {"rounds": []}
+    from model.checkpoint import load_checkpoint
+
+    available = len(load_checkpoint(checkpoint).members)
+    configs = {(k or available): f"{k or available} of {available} members" for k in args.members}
+    results: dict[str, Any] = {"bare_rounds": [], "configs": {}}
+    for k, label in configs.items():
+        results["configs"][label] = {"members": k, "rounds": []}
 
     for r in range(args.rounds):
         bare = Server("bench.bare_app:app")
         bare_run = wrk(bare.url + "/predict", single, args.connections, args.seconds)
         bare.stop()
-        service = Server("service.app:app", env)
-        service_run = wrk(service.url + "/predict", single, args.connections, args.seconds)
-        round_result = {
-            "bare": bare_run,
-            "service": service_run,
-            "ratio": service_run["rps"] / bare_run["rps"],
-            "service_ready_s": service.ready_s,
-            "bare_ready_s": bare.ready_s,
-        }
-        if r == 0:
-            round_result["batch64"] = wrk(service.url + "/predict/batch", batches, 4, args.seconds)
-            round_result["batch64"]["texts_per_s"] = round_result["batch64"]["rps"] * 64
-            round_result["concurrency1"] = wrk(service.url + "/predict", typical, 1, args.seconds)
-            results["peak_rss_mb"] = service.peak_rss_mb()
-        service.stop()
-        results["rounds"].append(round_result)
-        print(
-            f"round {r + 1}: bare {bare_run['rps']:.0f} req/s, service {service_run['rps']:.0f} req/s, "
-            f"ratio {round_result['ratio']:.3f}",
-            file=sys.stderr,
-        )
+        results["bare_rounds"].append({**bare_run, "ready_s": bare.ready_s})
+        for k, label in configs.items():
+            config = results["configs"][label]
+            service = Server("service.app:app", {**env, "SENTIMENT_ENSEMBLE_MEMBERS": str(k)})
+            service_run = wrk(service.url + "/predict", single, args.connections, args.seconds)
+            config["rounds"].append(
+                {"service": service_run, "ratio": service_run["rps"] / bare_run["rps"], "ready_s": service.ready_s}
+            )
+            if r == 0:
+                config["batch64"] = wrk(service.url + "/predict/batch", batches, 4, args.seconds)
+                config["batch64"]["texts_per_s"] = config["batch64"]["rps"] * 64
+                config["concurrency1"] = wrk(service.url + "/predict", typical, 1, args.seconds)
+                config["peak_rss_mb"] = service.peak_rss_mb()
+            service.stop()
+            print(
+                f"round {r + 1}, {label}: bare {bare_run['rps']:.0f} req/s, service {service_run['rps']:.0f} req/s, "
+                f"ratio {service_run['rps'] / bare_run['rps']:.3f}",
+                file=sys.stderr,
+            )
 
     if zh_checkpoint.is_file():
         zh_bodies = write_bodies(tmp / "zh.jsonl", [{"text": t} for t in zh_test_sentences()])
@@ -259,19 +271,21 @@ def main(argv: list[str] | None = None) -> None:
         results["forward_cost_zh"] = forward_costs(zh_checkpoint, zh_test_sentences())
 
     results["overload"] = overload(env, single, args.seconds)
-    results["forward_cost"] = forward_costs(checkpoint, texts)
-    rounds = results["rounds"]
-    results["summary"] = {
-        "bare_rps_median": statistics.median(x["bare"]["rps"] for x in rounds),
-        "service_rps_median": statistics.median(x["service"]["rps"] for x in rounds),
-        "ratio_median": statistics.median(x["ratio"] for x in rounds),
-        "service_errors": sum(x["service"]["errors_total"] for x in rounds),
-        "batch64_texts_per_s": rounds[0]["batch64"]["texts_per_s"],
-        "concurrency1_p50_ms": rounds[0]["concurrency1"]["latency_us"]["p50"] / 1000,
-        "concurrency1_p99_ms": rounds[0]["concurrency1"]["latency_us"]["p99"] / 1000,
-        "ready_s_median": statistics.median(x["service_ready_s"] for x in rounds),
-        "peak_rss_mb": results["peak_rss_mb"],
-    }
+    results["bare_rps_median"] = statistics.median(x["rps"] for x in results["bare_rounds"])
+    for k, label in configs.items():
+        config = results["configs"][label]
+        config["forward_cost"] = forward_costs(checkpoint, texts, k)
+        rounds = config["rounds"]
+        config["summary"] = {
+            "service_rps_median": statistics.median(x["service"]["rps"] for x in rounds),
+            "ratio_median": statistics.median(x["ratio"] for x in rounds),
+            "service_errors": sum(x["service"]["errors_total"] for x in rounds),
+            "batch64_texts_per_s": config["batch64"]["texts_per_s"],
+            "concurrency1_p50_ms": config["concurrency1"]["latency_us"]["p50"] / 1000,
+            "concurrency1_p99_ms": config["concurrency1"]["latency_us"]["p99"] / 1000,
+            "ready_s_median": statistics.median(x["ready_s"] for x in rounds),
+            "peak_rss_mb": config["peak_rss_mb"],
+        }
     results["machine"] = machine()
     results["command"] = "make bench  # python -m bench.run " + " ".join(argv or sys.argv[1:])
     args.out.mkdir(parents=True, exist_ok=True)
@@ -279,7 +293,7 @@ def main(argv: list[str] | None = None) -> None:
     from bench.report import render
 
     (args.out / "RESULTS.md").write_text(render(results))
-    print(json.dumps(results["summary"], indent=2))
+    print(json.dumps({label: c["summary"] for label, c in results["configs"].items()}, indent=2))
 
 
 def machine() -> dict[str, Any]:

@@ -53,11 +53,15 @@ class Checkpoint:
 
     def __post_init__(self) -> None:
         # Embedding tables are stored as float16 (half the file size); round them here so that
-        # what is evaluated in memory is exactly what the file will hold.
+        # what is evaluated in memory is exactly what the file will hold. A table shared by all
+        # members (one object) stays one object.
+        rounded: dict[int, Tensor] = {}
         for state in self.members:
             for key, value in state.items():
                 if _is_embedding(key) and value.dtype == torch.float32:
-                    state[key] = value.half().float()
+                    if id(value) not in rounded:
+                        rounded[id(value)] = value.half().float()
+                    state[key] = rounded[id(value)]
 
     def subset(self, k: int) -> Checkpoint:
         """The same checkpoint with only its first ``k`` members (and their own temperature)."""
@@ -71,12 +75,14 @@ class Checkpoint:
         )
 
     def build_models(self) -> list[SentimentRNN]:
-        """Instantiate every member in eval mode with its weights loaded."""
+        """Every member in eval mode, for inference: built on the meta device and given the
+        checkpoint's own tensors (no copies), so a table shared by all members is in memory once."""
         models = []
         for state in self.members:
-            net = SentimentRNN(self.model_config)
-            net.load_state_dict(state)
-            models.append(net.eval())
+            with torch.device("meta"):
+                net = SentimentRNN(self.model_config)
+            net.load_state_dict(state, assign=True)
+            models.append(net.eval().requires_grad_(False))
         return models
 
     def to_dict(self) -> dict[str, Any]:

@@ -14,6 +14,10 @@ from model.checkpoint import Checkpoint
 from model.fastpath import FastRNN
 from model.network import SentimentRNN, pad_batch
 
+# Most input-projection values one forward pass holds at once (padded tokens x streams x hidden):
+# 2^23 floats = 32 MiB. Larger batches (long texts, explanations) run in several passes.
+MAX_FORWARD_VALUES = 1 << 23
+
 
 @dataclass(frozen=True)
 class BatchOutput:
@@ -52,6 +56,33 @@ class Classifier:
         logits = torch.stack([o.logits for o in ref]).mean(0) / self.temperature
         return BatchOutput(logits, logits.softmax(-1), torch.stack([o.h_n for o in ref]).permute(2, 0, 1, 3))
 
+    def chunks(self, lengths: list[int]) -> list[slice]:
+        """Consecutive slices of a length-sorted batch whose padded size stays within the memory budget."""
+        cfg = self.ckpt.model_config
+        per_token = len(self.ckpt.members) * cfg.num_directions * cfg.hidden_size
+        budget = max(1, MAX_FORWARD_VALUES // per_token)
+        out, start, longest = [], 0, 0
+        for i, n in enumerate(lengths):
+            longest = max(longest, n, 1)
+            if i > start and longest * (i - start + 1) > budget:
+                out.append(slice(start, i))
+                start, longest = i, max(n, 1)
+        out.append(slice(start, len(lengths)))
+        return out
+
+    def forward_many(self, sequences: list[list[int]]) -> BatchOutput:
+        """`forward_ids` for a batch of any size, in as many passes as the memory budget needs."""
+        order = sorted(range(len(sequences)), key=lambda i: len(sequences[i]))
+        parts = self.chunks([len(sequences[i]) for i in order])
+        if len(parts) == 1:
+            return self.forward_ids(sequences)
+        outs = [self.forward_ids([sequences[i] for i in order[part]]) for part in parts]
+        inverse = torch.empty(len(order), dtype=torch.long)
+        inverse[torch.tensor(order)] = torch.arange(len(order))
+        return BatchOutput(
+            *(torch.cat([getattr(o, f) for o in outs])[inverse] for f in ("logits", "probabilities", "h_n"))
+        )
+
     @torch.inference_mode()
     def baseline_logits(self) -> Tensor:
         """Logits before any token is read: every state is h_0 = 0, so only the head's bias is left."""
@@ -64,7 +95,7 @@ class Classifier:
         logits = torch.empty(len(sequences), len(self.ckpt.labels))
         for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            logits[idx] = self.forward_ids([sequences[i] for i in idx]).logits
+            logits[idx] = self.forward_many([sequences[i] for i in idx]).logits
         return logits
 
     def predict_proba(self, sequences: list[list[int]], batch_size: int = 256) -> Tensor:

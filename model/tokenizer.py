@@ -8,6 +8,7 @@ vocabulary the model was trained on.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections import Counter
@@ -172,6 +173,12 @@ def _split_word(word: str) -> list[str]:
     return [word]
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _split_word_cached(word: str) -> tuple[str, ...]:
+    """Words repeat (Zipf): remembering the last 65,536 distinct ones makes the split nearly free."""
+    return tuple(_split_word(word))
+
+
 def tokenize(text: str) -> list[str]:
     """Map raw or already-tokenized English text to SST-2's lower-cased PTB conventions."""
     text = normalize(text)
@@ -185,7 +192,7 @@ def tokenize(text: str) -> list[str]:
         elif kind == "dash":
             tokens.append("--")
         elif kind in ("word", "number"):
-            tokens.extend(_split_word(piece))
+            tokens.extend(_split_word_cached(piece))
         elif kind == "symbol":
             if piece == '"':
                 opening = match.start() == 0 or text[match.start() - 1] in " ([{"

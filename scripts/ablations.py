@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+
+import torch
 
 from model.corpora import default_checkpoint
 
@@ -34,7 +38,6 @@ ROWS: dict[str, list[tuple[str, list[str]]]] = {
         ),
         ("word2vec + sentiment tuning, frozen, 1 member", ["--members", "1"]),
         ("... without weight averaging (EMA), 1 member", ["--members", "1", "--ema", "0"]),
-        ("... hidden 256 instead of 128, 1 member", ["--members", "1", "--hidden-size", "256"]),
         ("... max pooling instead of last+max, 1 member", ["--members", "1", "--pooling", "max"]),
     ],
     "zh": [
@@ -50,8 +53,7 @@ ROWS: dict[str, list[tuple[str, list[str]]]] = {
 }
 
 
-def run(lang: str, label: str, flags: list[str], data_dir: str, cache: Path, out_dir: Path) -> dict[str, object]:
-    out = out_dir / "ablation.pt"
+def run(lang: str, label: str, flags: list[str], data_dir: str, cache: Path, out: Path) -> dict[str, object]:
     cmd = [
         sys.executable,
         "-m",
@@ -100,7 +102,7 @@ def shipped(lang: str) -> dict[str, object] | None:
     }
 
 
-def render(lang: str, rows: list[dict[str, object]]) -> str:
+def render(lang: str, rows: list[dict[str, object]], machine: str) -> str:
     extra_names = sorted({k for r in rows for k in r["extra"]})  # type: ignore[attr-defined]
     head = "| change | flags | dev | test | " + " | ".join(extra_names) + (" | " if extra_names else "")
     lines = [
@@ -109,7 +111,7 @@ def render(lang: str, rows: list[dict[str, object]]) -> str:
         "Measured by `make ablations` (`python -m scripts.ablations --lang " + lang + "`): each row is one "
         "training run of `python -m model.train --lang " + lang + "` with the flags shown, on the full data.",
         "Single runs: the seed-to-seed spread of one member is about ±0.5 points, so differences smaller "
-        "than that are noise. Time is wall-clock on this 2-core machine.",
+        f"than that are noise. Time is wall-clock ({machine}); the shipped row's is its own training run.",
         "",
         head + "test ECE | time |",
         "|---|---|---|---|" + "---|" * len(extra_names) + "---|---|",
@@ -120,7 +122,15 @@ def render(lang: str, rows: list[dict[str, object]]) -> str:
             f"| {r['label']} | `{r['flags']}` | {100 * r['dev']:.2f} | {100 * r['test']:.2f} |"  # type: ignore[operator]
             f"{extras} {r['ece']:.3f} | {r['seconds']:.0f} s |"
         )
+    missing = [label for label, _ in ROWS[lang] if label not in {r["label"] for r in rows}]
+    if missing:
+        lines += ["", "Not measured in the last run (cut short): " + "; ".join(missing) + "."]
     return "\n".join(lines) + "\n"
+
+
+def save(out: Path, machine: str, rows: list[dict[str, object]]) -> None:
+    """The measured rows, so that the table can be re-rendered (e.g. once the shipped row exists)."""
+    out.with_suffix(".json").write_text(json.dumps({"machine": machine, "rows": rows}, indent=1) + "\n")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -128,18 +138,43 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--lang", choices=sorted(ROWS), default="en")
     p.add_argument("--data-dir", default=str(ROOT.parent / "shared" / "data"))
     p.add_argument("--only", type=int, nargs="*", help="row numbers to run (default: all)")
+    p.add_argument("--jobs", type=int, default=1, help="rows trained at once (each then pre-trains its own vectors)")
+    p.add_argument("--from-json", type=Path, default=None, help="re-render the rows saved by an earlier run")
+    p.add_argument("--out", type=Path, default=None, help="default: model/artifacts/ABLATIONS.<lang>.md")
     args = p.parse_args(argv)
-    rows = []
-    with tempfile.TemporaryDirectory() as tmp:
-        cache = Path(tmp) / "cache"
-        for i, (label, flags) in enumerate(ROWS[args.lang]):
-            if args.only is None or i in args.only:
-                rows.append(run(args.lang, label, flags, args.data_dir, cache, Path(tmp)))
+    out = args.out or ARTIFACTS / f"ABLATIONS.{args.lang}.md"
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        rows, machine = saved["rows"], saved["machine"]
+    else:
+        todo = [
+            (i, label, flags) for i, (label, flags) in enumerate(ROWS[args.lang]) if args.only is None or i in args.only
+        ]
+        machine = f"{os.cpu_count()} CPU cores, {args.jobs} row(s) at a time, torch {torch.__version__}"
+        done: dict[int, dict[str, object]] = {}
+        rows = []
+        with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            # One shared vector cache when rows run one after another; one per row when they run at once.
+            jobs = {
+                pool.submit(
+                    run,
+                    args.lang,
+                    label,
+                    flags,
+                    args.data_dir,
+                    Path(tmp) / ("cache" if args.jobs == 1 else f"cache-{i}"),
+                    Path(tmp) / f"row-{i}.pt",
+                ): i
+                for i, label, flags in todo
+            }
+            for job in as_completed(jobs):
+                done[jobs[job]] = job.result()
+                rows = [done[i] for i in sorted(done)]
+                save(out, machine, rows)  # after every row: a long run that is cut short keeps what it measured
     final = shipped(args.lang)
     if final is not None:
         rows.append(final)
-    out = ARTIFACTS / f"ABLATIONS.{args.lang}.md"
-    out.write_text(render(args.lang, rows))
+    out.write_text(render(args.lang, rows, machine))
     print(f"wrote {out}", file=sys.stderr)
 
 

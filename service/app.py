@@ -107,7 +107,12 @@ async def _parse(request: Request, model: type[M], state: ServiceState) -> M:
     if media != "application/json" and not media.endswith("+json"):
         raise ProblemError(415, f"expected Content-Type application/json, got {media or 'none'!r}")
     body = await request.body()
-    context = {"max_text_chars": state.settings.max_text_chars, "max_batch_texts": state.settings.max_batch_texts}
+    s = state.settings
+    context = {
+        "max_text_chars": s.max_text_chars,
+        "max_batch_texts": s.max_batch_texts,
+        "max_explain_texts": s.max_explain_texts,
+    }
     return model.model_validate_json(body, context=context)
 
 
@@ -359,6 +364,7 @@ so that a typo such as `"explian"` is not silently ignored.
 |---|---|
 | characters per text (`SENTIMENT_MAX_TEXT_CHARS`) | {s.max_text_chars} |
 | texts per batch (`SENTIMENT_MAX_BATCH_TEXTS`) | {s.max_batch_texts} |
+| texts per batch with `explain` (`SENTIMENT_MAX_EXPLAIN_TEXTS`) | {s.max_explain_texts} |
 | request body bytes (`SENTIMENT_MAX_BODY_BYTES`; larger: 413 before the body is read) | {s.max_body_bytes} |
 | seconds a prediction may wait (`SENTIMENT_REQUEST_TIMEOUT_S`; then 503) | {s.request_timeout_s:g} |
 | texts queued for the model (`SENTIMENT_QUEUE_SIZE`; beyond: 503 + Retry-After) | {s.queue_size} |

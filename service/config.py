@@ -41,6 +41,9 @@ class Settings(BaseSettings):
 
     max_text_chars: int = Field(5000, ge=1, description="longest accepted text, in characters")
     max_batch_texts: int = Field(256, ge=1, description="most texts in one /predict/batch request")
+    max_explain_texts: int = Field(
+        16, ge=1, description="most texts in one /predict/batch request with explain (each costs a pass per token)"
+    )
     max_body_bytes: int = Field(2_000_000, ge=1024, description="largest accepted request body")
     request_timeout_s: float = Field(10.0, gt=0, description="a prediction waiting longer is answered 503")
     shutdown_timeout_s: int = Field(10, ge=1, description="on SIGTERM, how long in-flight requests may take")

@@ -118,7 +118,7 @@ class Predictor:
         """
         if not requests:
             return []
-        out = self.classifier.forward_ids([r.encoded.ids for r in requests])
+        out = self.classifier.forward_many([r.encoded.ids for r in requests])
         probs = out.probabilities.tolist()
         best = [max(range(len(p)), key=p.__getitem__) for p in probs]
         summaries = self.summarize(out.h_n, [r.include_hidden for r in requests])
@@ -198,7 +198,7 @@ class Predictor:
     def explain(self, encoded: list[Encoded], labels: list[int]) -> list[dict[str, Any]]:
         """All prefixes of all texts in one batched forward pass; see `model.inference.Explanation`."""
         prefixes = [e.ids[:t] for e in encoded for t in range(1, len(e.ids) + 1)]
-        logits = self.classifier.forward_ids(prefixes).logits if prefixes else None
+        logits = self.classifier.predict_logits(prefixes) if prefixes else None
         baseline = self.classifier.baseline_logits()
         out, start = [], 0
         for enc, label in zip(encoded, labels, strict=True):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 Language = Literal["en", "zh"]
 
@@ -50,7 +50,8 @@ class PredictRequest(_Options):
 class BatchRequest(_Options):
     texts: list[str] = Field(
         min_length=1,
-        description="Texts to classify, in order (at most `SENTIMENT_MAX_BATCH_TEXTS`, default 256).",
+        description="Texts to classify, in order (at most `SENTIMENT_MAX_BATCH_TEXTS`, default 256; with "
+        "`explain`, at most `SENTIMENT_MAX_EXPLAIN_TEXTS`, default 16).",
     )
 
     model_config = ConfigDict(
@@ -58,6 +59,14 @@ class BatchRequest(_Options):
         strict=True,
         json_schema_extra={"examples": [{"texts": ["A gorgeous, witty film.", "Dull and far too long."]}]},
     )
+
+    @model_validator(mode="after")
+    def _explain_limit(self, info: ValidationInfo) -> BatchRequest:
+        # An explanation re-reads every prefix of its text: bounded separately from plain batches.
+        limit = (info.context or {}).get("max_explain_texts")
+        if self.explain and limit is not None and len(self.texts) > limit:
+            raise ValueError(f"explain is limited to {limit} texts per batch; this batch has {len(self.texts)}")
+        return self
 
     @field_validator("texts")
     @classmethod

@@ -261,6 +261,23 @@ def test_limits(client: TestClient) -> None:
     r = client.post("/predict/batch", json={"texts": ["fine", " "]})
     assert r.status_code == 422
     assert "texts[1]" in r.json()["detail"]
+    # An explanation re-reads every prefix: explained batches have their own, smaller limit.
+    r = client.post("/predict/batch", json={"texts": ["ok"] * 17, "explain": True})
+    assert r.status_code == 422
+    assert "explain is limited to 16 texts per batch; this batch has 17" in r.json()["detail"]
+
+
+def test_largest_explained_batch_is_answered_and_consistent(client: TestClient) -> None:
+    """16 texts at the model's token limit: thousands of prefixes, run within the memory budget."""
+    texts = [f"{'a gorgeous film ' * 100} number {i}" for i in range(16)]
+    r = client.post("/predict/batch", json={"texts": texts, "explain": True})
+    assert r.status_code == 200
+    for answer in r.json()["predictions"]:
+        assert answer["truncated"] is True
+        tokens = answer["explanation"]["tokens"]
+        assert len(tokens) == answer["tokens"]
+        assert tokens[-1]["running"] == pytest.approx(answer["probabilities"], abs=1e-5)
+    assert client.get("/ready").status_code == 200
 
 
 def test_wrong_content_type_method_and_route(client: TestClient) -> None:

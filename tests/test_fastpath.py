@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from model import inference
 from model.checkpoint import load_checkpoint
 from model.fastpath import FastRNN
 from model.inference import Classifier
@@ -100,6 +101,25 @@ def test_classifier_uses_fast_path_on_a_trained_checkpoint(tiny_checkpoint: Path
     a, b = fast.forward_ids(seqs), ref.forward_ids(seqs)
     torch.testing.assert_close(a.logits, b.logits, rtol=0, atol=1e-5)
     torch.testing.assert_close(a.h_n, b.h_n, rtol=0, atol=1e-5)
+
+
+def test_large_batches_run_in_passes_within_the_memory_budget(
+    tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clf = Classifier(load_checkpoint(tiny_checkpoint))
+    seqs = random_batch(random.Random(5), 40)
+    whole = clf.forward_ids(seqs)
+    cfg = clf.ckpt.model_config
+    per_token = len(clf.ckpt.members) * cfg.num_directions * cfg.hidden_size
+    monkeypatch.setattr(inference, "MAX_FORWARD_VALUES", per_token * 30)  # at most 30 padded tokens per pass
+    lengths = sorted(len(s) for s in seqs)
+    parts = clf.chunks(lengths)
+    assert len(parts) > 1
+    assert [i for p in parts for i in range(len(lengths))[p]] == list(range(len(lengths)))
+    assert all(max(lengths[p]) * len(lengths[p]) <= 30 or len(lengths[p]) == 1 for p in parts)
+    split = clf.forward_many(seqs)
+    torch.testing.assert_close(split.logits, whole.logits, rtol=0, atol=1e-6)
+    torch.testing.assert_close(split.h_n, whole.h_n, rtol=0, atol=1e-6)
 
 
 def test_multi_layer_checkpoint_falls_back_to_torch_rnn(tiny_uni_checkpoint: Path) -> None:
