@@ -8,7 +8,6 @@ type, `CheckpointError`, with a message a person can act on.
 from __future__ import annotations
 
 import hashlib
-import io
 import pickle
 import zipfile
 from dataclasses import dataclass, field, replace
@@ -58,9 +57,9 @@ class Checkpoint:
         rounded: dict[int, Tensor] = {}
         for state in self.members:
             for key, value in state.items():
-                if _is_embedding(key) and value.dtype == torch.float32:
+                if _is_embedding(key) and value.dtype in (torch.float32, torch.float16):
                     if id(value) not in rounded:
-                        rounded[id(value)] = value.half().float()
+                        rounded[id(value)] = (value if value.dtype == torch.float16 else value.half()).float()
                     state[key] = rounded[id(value)]
 
     def subset(self, k: int) -> Checkpoint:
@@ -120,7 +119,8 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        raw = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
+        # Memory-mapped: the file's bytes are not copied into the process before conversion.
+        raw = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError) as exc:
         raise CheckpointError(f"checkpoint {path} is corrupt or not a checkpoint: {exc}") from exc
     return _from_dict(raw, path)
@@ -141,10 +141,16 @@ def _from_dict(raw: object, path: Path) -> Checkpoint:
     try:
         config = ModelConfig.from_dict(raw["model_config"])
         vocab = Vocab(raw["vocab"])
-        shared = {k: v.float() for k, v in dict(raw.get("shared", {})).items()}
-        members = [
-            {**shared, **{k: v.float() if v.is_floating_point() else v for k, v in m.items()}} for m in raw["members"]
-        ]
+
+        # Copies, so nothing stays mapped to the file; float16 embedding tables stay float16 here
+        # (`Checkpoint.__post_init__` widens each once).
+        def widen(key: str, value: Tensor) -> Tensor:
+            if _is_embedding(key) and value.dtype == torch.float16:
+                return value
+            return value.to(torch.float32, copy=True) if value.is_floating_point() else value.clone()
+
+        shared = {k: widen(k, v) for k, v in dict(raw.get("shared", {})).items()}
+        members = [{**shared, **{k: widen(k, v) for k, v in m.items()}} for m in raw["members"]]
         ckpt = Checkpoint(
             model_config=config,
             members=members,

@@ -37,20 +37,20 @@ class FastRNN:
         self.config = cfg
         self.members = len(nets)
         suffixes = ("", "_reverse")[: cfg.num_directions]
-        tables, bigram_tables, w_hh = [], [], []
-        for net in nets:
-            rnn = net.rnn
-            for s in suffixes:
-                w_ih = getattr(rnn, "weight_ih_l0" + s)
-                bias = getattr(rnn, "bias_ih_l0" + s) + getattr(rnn, "bias_hh_l0" + s)
-                tables.append(torch.addmm(bias, net.embedding.weight, w_ih.t()))
-                if net.bigram_embedding is not None:
-                    bigram_tables.append(net.bigram_embedding.weight @ w_ih.t())
-                w_hh.append(getattr(rnn, "weight_hh_l0" + s).t())
-        self.table = torch.stack(tables).contiguous()  # [S, V, H], S = members * directions
-        self.bigram_table = torch.stack(bigram_tables).contiguous() if bigram_tables else None
+        rnns = [(net, getattr(net.rnn, "weight_ih_l0" + s), s) for net in nets for s in suffixes]
+        streams, hidden = len(rnns), cfg.hidden_size
+        # Written in place, stream by stream: no per-stream temporaries and no stacking copy.
+        self.table = torch.empty(streams, cfg.vocab_size, hidden)  # [S, V, H], S = members * directions
+        with_bigrams = nets[0].bigram_embedding is not None
+        self.bigram_table = torch.empty(streams, cfg.bigram_vocab_size, hidden) if with_bigrams else None
+        for i, (net, w_ih, s) in enumerate(rnns):
+            bias = getattr(net.rnn, "bias_ih_l0" + s) + getattr(net.rnn, "bias_hh_l0" + s)
+            torch.addmm(bias, net.embedding.weight, w_ih.t(), out=self.table[i])
+            if self.bigram_table is not None:
+                assert net.bigram_embedding is not None
+                torch.mm(net.bigram_embedding.weight, w_ih.t(), out=self.bigram_table[i])
         self.bigram_keys = nets[0].bigram_keys
-        self.w_hh_t = torch.stack(w_hh).contiguous()  # [S, H, H]
+        self.w_hh_t = torch.stack([getattr(net.rnn, "weight_hh_l0" + s).t() for net, _, s in rnns]).contiguous()
         self.head_w = torch.stack([n.head.weight.detach().t() for n in nets]).contiguous()  # [K, F, C]
         self.head_b = torch.stack([n.head.bias.detach() for n in nets])  # [K, C]
 
