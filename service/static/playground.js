@@ -289,7 +289,7 @@
     const box = $("hidden");
     box.replaceChildren(
       ...hs.states.map((s) => {
-        const name = `layer ${s.layer}` + (hs.num_directions > 1 ? ` · ${s.direction}` : "");
+        const name = (hs.members > 1 ? `member ${s.member + 1} · ` : "") + `layer ${s.layer}` + (hs.num_directions > 1 ? ` · ${s.direction}` : "");
         const stats = `‖h‖ ${fmt(s.l2_norm, 2)} · mean ${fmt(s.mean)} · std ${fmt(s.std)}`;
         const strip = el("div", { class: "strip", role: "img", "aria-label": `${name}: ${hs.hidden_size} units, ${stats}` });
         strip.style.gridTemplateColumns = `repeat(${Math.min(hs.hidden_size, narrow.matches ? 32 : 64)}, minmax(0, 1fr))`;
