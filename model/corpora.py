@@ -95,7 +95,11 @@ def _load_zh(data_dir: Path) -> Corpus:
         tokenizer_info={"name": "zh-char", "version": ZH_TOKENIZER_VERSION},
         checksums=data.checksums(data_dir, list(data.CHNSENTICORP_FILES.values())),
         # 331 test reviews also occur in train: report the rest separately.
-        extra={"test-unseen": [ex for ex in test if ex.text not in seen]},
+        extra={
+            "test-unseen": [ex for ex in test if ex.text not in seen],
+            # Hand-written negation and contrast sentences (this repository): 不好 vs 不错, 虽然…但是….
+            "negation-contrast": data.read_tsv(EVAL_SETS / "negation_contrast.zh.tsv", "text", "label"),
+        },
     )
 
 
@@ -111,5 +115,9 @@ def _load_en(data_dir: Path) -> Corpus:
         checksums=data.checksums(data_dir, files),
         # Hand-written product/restaurant/app reviews (this repository): a probe of raw user text
         # from other domains, with mixed case, emoji and "!!!"/"...".
-        extra={"other-domains": data.read_tsv(EVAL_SETS / "other_domains.en.tsv", "text", "label")},
+        extra={
+            "other-domains": data.read_tsv(EVAL_SETS / "other_domains.en.tsv", "text", "label"),
+            # Hand-written negation and contrast sentences (this repository), the model's known weak spot.
+            "negation-contrast": data.read_tsv(EVAL_SETS / "negation_contrast.en.tsv", "text", "label"),
+        },
     )

@@ -117,7 +117,10 @@ def render(lang: str, rows: list[dict[str, object]], machine: str) -> str:
         "|---|---|---|---|" + "---|" * len(extra_names) + "---|---|",
     ]
     for r in rows:
-        extras = "".join(f" {100 * r['extra'][k]:.2f} |" for k in extra_names)  # type: ignore[index]
+        extras = "".join(
+            f" {100 * r['extra'][k]:.2f} |" if k in r["extra"] else " – |"  # type: ignore[index, operator]
+            for k in extra_names
+        )
         lines.append(
             f"| {r['label']} | `{r['flags']}` | {100 * r['dev']:.2f} | {100 * r['test']:.2f} |"  # type: ignore[operator]
             f"{extras} {r['ece']:.3f} | {r['seconds']:.0f} s |"
