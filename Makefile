@@ -46,8 +46,8 @@ ablations: $(VENV)/.dev  ## what each recipe idea gives (LANG_=en|zh; slow: one 
 bench: $(VENV)/.dev  ## side-by-side benchmark (needs wrk: apt-get install wrk); writes bench/RESULTS.md
 	$(PY) -m bench.run
 
-fuzz: $(VENV)/.dev  ## schemathesis against a real server with many examples (FUZZ_EXAMPLES=1000)
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} $(VENV)/bin/pytest tests/test_fuzz.py -v
+fuzz: $(VENV)/.dev  ## schemathesis against a real server, many examples (FUZZ_EXAMPLES=1000); writes bench/FUZZ.md
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} FUZZ_REPORT=bench/FUZZ.md $(VENV)/bin/pytest tests/test_fuzz.py -v
 
 container-smoke:  ## build the image; check it with docker run, docker-compose and 2 replicas (Docker or podman)
 	scripts/container_smoke.sh

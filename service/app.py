@@ -31,7 +31,16 @@ from service.errors import PROBLEM_JSON, ProblemError
 from service.middleware import RequestContext
 from service.predictor import Answer, Predictor
 from service.predictor import Request as PredictRequestItem
-from service.schemas import BatchRequest, BatchResponse, ModelInfo, ModelsResponse, Prediction, PredictRequest, Problem
+from service.schemas import (
+    TEXT_PATTERN,
+    BatchRequest,
+    BatchResponse,
+    ModelInfo,
+    ModelsResponse,
+    Prediction,
+    PredictRequest,
+    Problem,
+)
 from service.security import api_key_dependencies
 from service.telemetry import Metrics, configure_logging
 
@@ -334,10 +343,13 @@ def _openapi(app: FastAPI, settings: Settings) -> dict[str, Any]:
         model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         components.update(model_schema.pop("$defs", {}))
         components[model.__name__] = model_schema
-    text_limits = {"minLength": 1, "maxLength": settings.max_text_chars, "pattern": r"\S"}
+    text_limits = {"minLength": 1, "maxLength": settings.max_text_chars, "pattern": TEXT_PATTERN}
     components["PredictRequest"]["properties"]["text"].update(text_limits)
     components["BatchRequest"]["properties"]["texts"]["maxItems"] = settings.max_batch_texts
     components["BatchRequest"]["properties"]["texts"]["items"].update(text_limits)
+    # With explain, a smaller limit (JSON Schema if/then, part of OpenAPI 3.1).
+    components["BatchRequest"]["if"] = {"properties": {"explain": {"const": True}}, "required": ["explain"]}
+    components["BatchRequest"]["then"] = {"properties": {"texts": {"maxItems": settings.max_explain_texts}}}
     # Only the languages whose model this instance serves.
     languages = ["en", *(["zh"] if settings.checkpoint_zh is not None else [])]
     for name in ("PredictRequest", "BatchRequest"):

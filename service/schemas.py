@@ -6,6 +6,7 @@ validation context, so they stay configurable and still produce ordinary 422 err
 
 from __future__ import annotations
 
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -15,8 +16,15 @@ Language = Literal["en", "zh"]
 _EXAMPLE_TEXT = "This ISN'T great (at all)!"
 
 
+# A text needs one character that is whitespace neither to Python (which counts the separators
+# \x1c-\x1f and \x85) nor to JSON Schema's ECMA-262 regexes (which count \ufeff). The OpenAPI
+# document states the same rule as TEXT_PATTERN, so the schema and the server agree exactly.
+_NOT_BLANK = re.compile(r"[^\s\ufeff]")
+TEXT_PATTERN = r"[^\s\x1c-\x1f\x85]"
+
+
 def _check_text(text: str, info: ValidationInfo) -> str:
-    if not text.strip():
+    if not _NOT_BLANK.search(text):
         raise ValueError("text must contain at least one non-whitespace character")
     limit = (info.context or {}).get("max_text_chars")
     if limit is not None and len(text) > limit:
