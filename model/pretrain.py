@@ -97,7 +97,10 @@ def sentiment_tune(
             ids = torch.tensor([i for doc, _ in batch for i in doc])
             offsets = torch.tensor([0, *torch.tensor([len(doc) for doc, _ in batch[:-1]]).cumsum(0).tolist()])
             mean = F.embedding_bag(ids, base, offsets, mode="mean") + F.embedding_bag(ids, delta, offsets, mode="mean")
-            dropped = F.dropout(mean, 0.3, training=True)
+            # Dropout from the seeded generator: torch's global generator starts from a random seed
+            # in every process, and these vectors must be the same in every run.
+            keep = torch.rand(mean.shape, generator=generator) >= 0.3
+            dropped = mean * keep / 0.7
             loss: Tensor = F.cross_entropy(head(dropped), torch.tensor([y for _, y in batch]))
             optimizer.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 import torch
 
 from model.checkpoint import load_checkpoint, sha256_file
@@ -73,3 +76,22 @@ def test_word_dropout_replaces_only_real_tokens() -> None:
     dropped = (out[:, :3] == 1).float().mean().item()
     assert 0.4 < dropped < 0.6
     assert torch.equal(word_dropout(ids, 0.0, torch.Generator()), ids)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_two_processes_train_identical_weights_with_pretrained_vectors(
+    data_dir: Path, tmp_path: Path, lang: str
+) -> None:
+    """Each process starts torch's global generator from a random seed: every random draw of the
+    recipe (word vectors, their sentiment tuning, members) must come from seeded generators."""
+    vectors = {"en": "word2vec+sentiment", "zh": "word2vec"}[lang]
+    outs = [tmp_path / f"{i}.pt" for i in range(2)]
+    for out in outs:
+        cmd = [sys.executable, "-m", "model.train", "--lang", lang, "--dry-run", "--vectors", vectors]
+        subprocess.run([*cmd, "--data-dir", str(data_dir), "--out", str(out)], check=True, capture_output=True)
+    a, b = (load_checkpoint(out) for out in outs)
+    assert a.vocab.itos == b.vocab.itos
+    for ma, mb in zip(a.members, b.members, strict=True):
+        for k, v in ma.items():
+            assert torch.equal(v, mb[k]), k
+    assert a.metrics == b.metrics
