@@ -17,6 +17,7 @@ import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -71,10 +72,15 @@ def run(lang: str, label: str, flags: list[str], data_dir: str, cache: Path, out
     print("$", " ".join(cmd[1:]), file=sys.stderr, flush=True)
     subprocess.run(cmd, cwd=ROOT, check=True)
     record = json.loads(out.with_suffix(".metrics.json").read_text())
+    return table_row(label, " ".join(flags) or "(none)", record)
+
+
+def table_row(label: str, flags: str, record: dict[str, Any]) -> dict[str, object]:
+    """One table row from a training run's metrics file."""
     m = record["metrics"]
     return {
         "label": label,
-        "flags": " ".join(flags) or "(none)",
+        "flags": flags,
         "dev": m["dev"]["accuracy"],
         "test": m["test"]["accuracy"],
         "ece": m["test"]["ece"],
@@ -89,17 +95,9 @@ def shipped(lang: str) -> dict[str, object] | None:
     if not path.exists():
         return None
     record = json.loads(path.read_text())
-    m = record["metrics"]
     members = len(record["training"]["member_dev_accuracy"])
-    return {
-        "label": f"shipped checkpoint ({members} members, `python -m model.train --lang {lang}`)",
-        "flags": "(preset)",
-        "dev": m["dev"]["accuracy"],
-        "test": m["test"]["accuracy"],
-        "ece": m["test"]["ece"],
-        "extra": {k: v["accuracy"] for k, v in m.items() if k not in ("dev", "test", "by_members")},
-        "seconds": record["training"]["seconds"],
-    }
+    label = f"shipped checkpoint ({members} members, `python -m model.train --lang {lang}`)"
+    return table_row(label, "(preset)", record)
 
 
 def render(lang: str, rows: list[dict[str, object]], machine: str) -> str:
