@@ -45,7 +45,7 @@ class Request:
 class Predictor:
     """Holds one loaded model; thread-compatible (no state changes after construction)."""
 
-    def __init__(self, ckpt: Checkpoint, sha256: str, name: str) -> None:
+    def __init__(self, ckpt: Checkpoint, sha256: str, name: str, available_members: int | None = None) -> None:
         self.ckpt = ckpt
         self.sha256 = sha256
         self.name = name
@@ -63,7 +63,8 @@ class Predictor:
             for d in directions
         ]
         self.load_seconds = 0.0
-        self.available_members = len(ckpt.members)
+        # Members in the file; `ckpt` may be a subset of them (SENTIMENT_ENSEMBLE_MEMBERS).
+        self.available_members = available_members or len(ckpt.members)
         self._note = (
             "running = the model's probabilities had the text ended after this token; "
             "contribution = change in log-odds of the predicted label when the token was read; "
@@ -92,14 +93,12 @@ class Predictor:
             raise CheckpointError(
                 f"checkpoint {path} has SHA-256 {actual}, expected {expected_sha256}: refusing to load it"
             )
-        ckpt = load_checkpoint(path)
-        available = len(ckpt.members)
+        full = load_checkpoint(path)
         try:
-            ckpt = ckpt.subset(members or len(ckpt.members))
+            ckpt = full.subset(members or len(full.members))
         except ValueError as exc:
             raise CheckpointError(f"{path}: {exc}") from exc
-        predictor = cls(ckpt, actual, path.stem)
-        predictor.available_members = available
+        predictor = cls(ckpt, actual, path.stem, len(full.members))
         predictor.load_seconds = time.perf_counter() - started
         return predictor
 
