@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from model import inference
+from model import fastpath, inference
 from model.checkpoint import load_checkpoint
 from model.fastpath import FastRNN
 from model.inference import Classifier
@@ -38,6 +38,14 @@ def net(bidirectional: bool, pooling: Pooling, seed: int = 1, layers: int = 1, b
     return model
 
 
+@pytest.fixture(params=["narrow", "wide"])
+def step_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test once with every step on the narrow ops (tanh, inputs gathered up front) and once
+    on the wide ones (2 sigmoid(2z) - 1, inputs gathered per step), whatever the batch's size."""
+    monkeypatch.setattr(fastpath, "WIDE_STEP", 1 << 62 if request.param == "narrow" else 0)
+    return str(request.param)
+
+
 def random_batch(rng: random.Random, size: int) -> list[list[int]]:
     return [[rng.randrange(1, VOCAB) for _ in range(rng.randrange(1, 40))] for _ in range(size)]
 
@@ -51,7 +59,7 @@ def reference(models: list[SentimentRNN], seqs: list[list[int]]) -> tuple[torch.
 @pytest.mark.parametrize("bidirectional", [True, False])
 @pytest.mark.parametrize("pooling", ["last", "max", "last+max", "mean+max"])
 @pytest.mark.parametrize("size", [1, 7, 64])
-def test_fast_path_matches_torch_rnn(bidirectional: bool, pooling: Pooling, size: int) -> None:
+def test_fast_path_matches_torch_rnn(bidirectional: bool, pooling: Pooling, size: int, step_mode: str) -> None:
     model = net(bidirectional, pooling)
     seqs = random_batch(random.Random(size), size)
     logits, h_n = FastRNN([model])(seqs)
@@ -61,7 +69,7 @@ def test_fast_path_matches_torch_rnn(bidirectional: bool, pooling: Pooling, size
 
 
 @pytest.mark.parametrize("pooling", ["last+max", "mean+max"])
-def test_ensemble_with_bigram_inputs_matches_torch_rnn(pooling: Pooling) -> None:
+def test_ensemble_with_bigram_inputs_matches_torch_rnn(pooling: Pooling, step_mode: str) -> None:
     """Three members, each reading character and left-bigram embeddings, logits averaged."""
     models = [net(True, pooling, seed=s, bigrams=2000) for s in (1, 2, 3)]
     for m in models[1:]:
@@ -76,7 +84,7 @@ def test_ensemble_with_bigram_inputs_matches_torch_rnn(pooling: Pooling) -> None
     torch.testing.assert_close(h_n, ref_h, rtol=0, atol=1e-5)
 
 
-def test_empty_and_repeated_texts() -> None:
+def test_empty_and_repeated_texts(step_mode: str) -> None:
     model = net(True, "last+max")
     seqs: list[list[int]] = [[], [5], [5], [7, 8, 9]]
     logits, h_n = FastRNN([model])(seqs)

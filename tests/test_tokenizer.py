@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
-from model.tokenizer import PAD, UNK, UNK_ID, Vocab, get_tokenizer, tokenize
+from model.tokenizer import PAD, UNK, UNK_ID, Vocab, get_tokenizer, tokenize, tokenize_whole
 
 
 @pytest.mark.parametrize(
@@ -50,6 +52,24 @@ def test_tokenize_raw_text(text: str, expected: list[str]) -> None:
 def test_tokenize_is_idempotent_on_sst_text(sst: str) -> None:
     assert tokenize(sst) == sst.split()
     assert tokenize(" ".join(tokenize(sst))) == tokenize(sst)
+
+
+# Pieces whose tokens depend on what surrounds them: quotes (opening or closing), initials before a
+# word, abbreviations before a period, emoticons (only between spaces), clitics, URLs, non-ASCII.
+PIECES = [*"abcxyzIU019", " ", " ", " ", ".", "..", '"', "'", ":)", ":-(", "(", ")", "b.", "i.", "u.s."]
+PIECES += ["n't", "'s", "-", "--", "/", "\\/", "*", "http://x.y/z", "www.a", "<3", "!!!", "?", ",", "\t"]
+PIECES += ["\n", "mr.", "e.g.", "1,000", "2nd", "'90s", "'em", "-lrb-", "``", "''", "cannot", "dont"]
+PIECES += ["goooood", "\x1c", "\u00e9", "\u3000", "\U0001f600"]
+
+
+def test_chunk_cache_gives_the_whole_text_tokenization() -> None:
+    """`tokenize` splits ASCII text at spaces and caches chunks; it must equal the pattern run over
+    the whole text. (Run over all 80k SST sentences and phrases plus 200k such strings: equal.)"""
+    rng = random.Random(0)
+    texts = ["".join(rng.choice(PIECES) for _ in range(rng.randrange(25))) for _ in range(5000)]
+    texts += ['He said "no." b. c. mr. "x"', "i. e. :) ok", 'say "hi" a.b. c. d', 'x\u00a0"y"']
+    for text in texts:
+        assert tokenize(text) == tokenize_whole(text), text
 
 
 def test_tokenize_very_long_input() -> None:
