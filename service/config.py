@@ -49,7 +49,8 @@ class Settings(BaseSettings):
     shutdown_timeout_s: int = Field(10, ge=1, description="on SIGTERM, how long in-flight requests may take")
 
     batch_max_size: int = Field(64, ge=1, description="most texts in one micro-batched forward pass")
-    batch_wait_ms: float = Field(1.0, ge=0, description="how long a forward waits for more requests")
+    # 0.2 ms: best req/s and p99 at 16 connections of 0, 0.1, 0.2, 0.4 and 1 ms (1 ms cost 20-25%).
+    batch_wait_ms: float = Field(0.2, ge=0, description="how long a forward waits for more requests")
     queue_size: int = Field(2048, ge=1, description="pending /predict texts before answering 503")
 
     api_key: SecretStr | None = Field(None, description="when set, prediction and metadata routes need it")
