@@ -74,12 +74,12 @@ class Checkpoint:
         )
 
     def build_models(self) -> list[SentimentRNN]:
-        """Every member in eval mode, for inference: built on the meta device and given the
-        checkpoint's own tensors (no copies), so a table shared by all members is in memory once."""
+        """Every member in eval mode, for inference, given the checkpoint's own tensors (no copies),
+        so a table shared by all members is in memory once. Built on the CPU, not the meta device:
+        initialising an embedding there imports ~800 modules (0.5 s, ~100 MB) to save a few ms."""
         models = []
         for state in self.members:
-            with torch.device("meta"):
-                net = SentimentRNN(self.model_config)
+            net = SentimentRNN(self.model_config)
             net.load_state_dict(state, assign=True)
             models.append(net.eval().requires_grad_(False))
         return models
