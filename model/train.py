@@ -74,6 +74,7 @@ class TrainConfig:
     embedding_dropout: float = 0.25
     word_dropout: float = 0.0
     fgm: float = 0.0  # adversarial training: step size on the embedding tables (0: off)
+    transfer_sentences: int = 0  # > 0: first train on this many IMDB sentences (review labels), then SST
     freeze_embeddings: bool = False
     vectors: str = "none"  # none | word2vec | word2vec+sentiment
     w2v_epochs: int = 5
@@ -248,6 +249,7 @@ class MemberJob:
     tables: dict[str, Tensor]  # initial embedding tables and the bigram keys
     data: Encoded
     position: int
+    init: dict[str, Tensor] = field(default_factory=dict)  # starting weights (transfer), else random
 
 
 def train_member(job: MemberJob) -> tuple[dict[str, Tensor], list[dict[str, float]]]:
@@ -262,6 +264,8 @@ def train_member(job: MemberJob) -> tuple[dict[str, Tensor], list[dict[str, floa
         for name, value in job.tables.items():
             target = model.get_buffer(name) if name == "bigram_keys" else model.get_parameter(name)
             target.copy_(value)
+        for name, value in job.init.items():
+            model.get_parameter(name).copy_(value)
     tables = [model.embedding.weight] + ([model.bigram_embedding.weight] if model.bigram_embedding else [])
     for table in tables:
         table.requires_grad_(not cfg.freeze_embeddings)
@@ -362,6 +366,41 @@ def adversarial_step(
         table.data.sub_(move)
 
 
+def imdb_sentences(cfg: TrainConfig, corpus: corpora.Corpus, vocab: Vocab) -> list[tuple[list[int], int]]:
+    """Sentences of the IMDB reviews, each labelled with its review's label, a seeded sample."""
+    out = []
+    for ex in corpus.pretraining:
+        sentence: list[str] = []
+        for tok in corpus.tokenize(ex.text):
+            sentence.append(tok)
+            if tok in (".", "!", "?"):
+                if 4 <= len(sentence) <= 60:
+                    out.append((vocab.encode(sentence), ex.label))
+                sentence = []
+    random.Random(cfg.seed).shuffle(out)
+    return out[: cfg.transfer_sentences]
+
+
+def transfer_init(
+    cfg: TrainConfig,
+    corpus: corpora.Corpus,
+    vocab: Vocab,
+    config: ModelConfig,
+    tables: dict[str, Tensor],
+    data: Encoded,
+) -> dict[str, Tensor]:
+    """An ablation, not the shipped recipe (`ABLATIONS.en.md`: no gain on dev): one RNN trained
+    on IMDB sentences, each with its review's label, whose recurrent and head weights then start
+    every member. Selected on SST dev, as everywhere."""
+    if not corpus.pretraining:
+        raise ValueError("--transfer-sentences needs the IMDB reviews (English, with pre-trained vectors)")
+    sentences = imdb_sentences(cfg, corpus, vocab)
+    print(f"transfer: {len(sentences)} IMDB sentences", file=sys.stderr)
+    pre = replace(cfg, epochs=1, ema=0.0, evals_per_epoch=4)
+    state, _ = train_member(MemberJob(pre, cfg.seed + 1000, config, tables, Encoded(sentences, data.dev), 0))
+    return {k: v for k, v in state.items() if not k.endswith("embedding.weight") and k != "bigram_keys"}
+
+
 def train(cfg: TrainConfig) -> tuple[Checkpoint, dict[str, Any]]:
     """Run the whole recipe; return the checkpoint and the metrics record."""
     torch.set_num_threads(cfg.threads)
@@ -396,7 +435,10 @@ def train(cfg: TrainConfig) -> tuple[Checkpoint, dict[str, Any]]:
             tables["bigram_embedding.weight"], _ = pretrain.embedding_table(names, bigram_vectors)
     dev = [(vocab.encode(tok(ex.text)[: cfg.max_length]), ex.label) for ex in corpus.dev]
     data = Encoded(list(zip(train_ids, [ex.label for ex in corpus.train], strict=True)), dev)
-    jobs = [MemberJob(cfg, cfg.seed + i, config, tables, data, i % max(cfg.workers, 1)) for i in range(cfg.members)]
+    init = transfer_init(cfg, corpus, vocab, config, tables, data) if cfg.transfer_sentences else {}
+    jobs = [
+        MemberJob(cfg, cfg.seed + i, config, tables, data, i % max(cfg.workers, 1), init) for i in range(cfg.members)
+    ]
     if cfg.workers > 1 and cfg.members > 1:
         with ProcessPoolExecutor(cfg.workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             results = list(pool.map(train_member, jobs))

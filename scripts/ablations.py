@@ -40,6 +40,15 @@ ROWS: dict[str, list[tuple[str, list[str]]]] = {
         ("word2vec + sentiment tuning, frozen, 1 member", ["--members", "1"]),
         ("... without weight averaging (EMA), 1 member", ["--members", "1", "--ema", "0"]),
         ("... max pooling instead of last+max, 1 member", ["--members", "1", "--pooling", "max"]),
+        (
+            "... RNN first trained on 300k IMDB sentences (review labels), 1 member",
+            ["--members", "1", "--transfer-sentences", "300000"],
+        ),
+        ("word2vec + sentiment tuning, frozen, 3 members", ["--members", "3"]),
+        (
+            "... RNN first trained on 300k IMDB sentences (review labels), 3 members",
+            ["--members", "3", "--transfer-sentences", "300000"],
+        ),
     ],
     "zh": [
         (

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from model import corpora
 from model.checkpoint import load_checkpoint, sha256_file
-from model.train import PRESETS, main, parse_args, train, word_dropout
+from model.train import PRESETS, imdb_sentences, main, parse_args, train, word_dropout
 from tests.conftest import tiny_config
 
 
@@ -95,3 +96,19 @@ def test_two_processes_train_identical_weights_with_pretrained_vectors(
         for k, v in ma.items():
             assert torch.equal(v, mb[k]), k
     assert a.metrics == b.metrics
+
+
+def test_transfer_starts_members_from_weights_trained_on_imdb_sentences(data_dir: Path, tmp_path: Path) -> None:
+    """The ablation's option: IMDB sentences carry their review's label, and the RNN trained on
+    them (not a random one) starts each member."""
+    cfg = replace(tiny_config(data_dir, tmp_path / "t.pt"), vectors="word2vec", freeze_embeddings=True, members=1)
+    corpus = corpora.load("en", data_dir, dry_run=True, pretraining=True)
+    ckpt, _ = train(cfg)
+    sentences = imdb_sentences(replace(cfg, transfer_sentences=10**9), corpus, ckpt.vocab)
+    assert len(sentences) > len(corpus.pretraining)  # several sentences per review
+    assert all(4 <= len(ids) <= 60 for ids, _ in sentences)
+    assert {label for _, label in sentences} == {0, 1}
+    moved, record = train(replace(cfg, transfer_sentences=300))
+    assert record["training"]["config"]["transfer_sentences"] == 300
+    assert not torch.equal(ckpt.members[0]["rnn.weight_hh_l0"], moved.members[0]["rnn.weight_hh_l0"])
+    assert torch.equal(ckpt.members[0]["embedding.weight"], moved.members[0]["embedding.weight"])
