@@ -91,7 +91,8 @@ class TrainConfig:
 
 
 PRESETS: dict[str, dict[str, Any]] = {
-    # SST-2: frozen, sentiment-tuned word2vec vectors; 6 bidirectional members (model card: ablations).
+    # SST-2: frozen, sentiment-tuned word2vec vectors; 6 bidirectional members, max pooling (won on dev
+    # over last+max: 87.39 vs 86.70 for 6 members; model card: ablations).
     "en": {
         "members": 6,
         "workers": 2,
@@ -99,7 +100,7 @@ PRESETS: dict[str, dict[str, Any]] = {
         "evals_per_epoch": 2,
         "embedding_dim": 300,
         "hidden_size": 128,
-        "pooling": "last+max",
+        "pooling": "max",
         "embedding_dropout": 0.25,
         "freeze_embeddings": True,
         "vectors": "word2vec+sentiment",
