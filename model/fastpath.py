@@ -79,7 +79,7 @@ class FastRNN:
         streams = members * dirs
         forward = torch.tensor([seqs[i] + [0] * (steps - len(seqs[i])) for i in order])  # [B, T]
         step_inputs = self._step_inputs(forward, lengths, streams)
-        active = [sum(1 for n in lengths if n > t) for t in range(steps)]
+        active = _running_counts(lengths, steps)
         h = torch.zeros(streams, batch, hidden)
         pooled_max = torch.full((streams, batch, hidden), float("-inf")) if cfg.pooling != "last" else None
         pooled_sum = torch.zeros(streams, batch, hidden) if cfg.pooling == "mean+max" else None
@@ -154,6 +154,18 @@ class FastRNN:
             return out.view(streams, n, hidden)
 
         return gather
+
+
+def _running_counts(lengths: list[int], steps: int) -> list[int]:
+    """How many texts are still running at each step t (those longer than t), in one pass."""
+    ending = [0] * (steps + 1)
+    for n in lengths:
+        ending[n] += 1
+    out, running = [], len(lengths)
+    for t in range(steps):
+        running -= ending[t]
+        out.append(running)
+    return out
 
 
 def _tanh_(z: Tensor) -> Tensor:

@@ -29,10 +29,7 @@ class Encoded:
     tokens: list[str]
     ids: list[int]
     truncated: bool
-
-    @property
-    def unknown(self) -> int:
-        return sum(1 for i in self.ids if i == UNK_ID)
+    unknown: int  # how many of ``ids`` are UNK
 
 
 @dataclass(frozen=True)
@@ -107,7 +104,8 @@ class Predictor:
         limit = self.ckpt.max_length
         truncated = len(tokens) > limit
         tokens = tokens[:limit]
-        return Encoded(tokens, self.ckpt.vocab.encode(tokens), truncated)
+        ids = self.ckpt.vocab.encode(tokens)
+        return Encoded(tokens, ids, truncated, ids.count(UNK_ID))
 
     def predict(self, requests: list[Request]) -> list[Answer]:
         """Answer a batch of encoded requests, in order, as JSON-ready dicts shaped like `Prediction`.
@@ -163,36 +161,34 @@ class Predictor:
         top = h_n.abs().topk(k, dim=-1).indices
         top_values = h_n.gather(-1, top).tolist()
         top_idx = top.tolist()
+        header = {
+            "members": len(self.ckpt.members),
+            "num_layers": cfg.num_layers,
+            "num_directions": cfg.num_directions,
+            "hidden_size": cfg.hidden_size,
+        }
         results = []
         for b, with_values in enumerate(include_values):
-            values = h_n[b].tolist() if with_values else None
-            states = []
-            for j, ((member, layer, direction), st) in enumerate(zip(self._states, stats[b], strict=True)):
-                state = {
+            states = [
+                {
                     "member": member,
                     "layer": layer,
                     "direction": direction,
-                    "l2_norm": st[0],
-                    "mean": st[1],
-                    "std": st[2],
-                    "min": st[3],
-                    "max": st[4],
-                    "top_units": [
-                        {"index": i, "value": v} for i, v in zip(top_idx[b][j], top_values[b][j], strict=True)
-                    ],
+                    "l2_norm": norm,
+                    "mean": mean_,
+                    "std": std_,
+                    "min": low,
+                    "max": high,
+                    "top_units": [{"index": i, "value": v} for i, v in zip(units, values, strict=True)],
                 }
-                if values is not None:
-                    state["values"] = values[j]
-                states.append(state)
-            results.append(
-                {
-                    "members": len(self.ckpt.members),
-                    "num_layers": cfg.num_layers,
-                    "num_directions": cfg.num_directions,
-                    "hidden_size": cfg.hidden_size,
-                    "states": states,
-                }
-            )
+                for (member, layer, direction), (norm, mean_, std_, low, high), units, values in zip(
+                    self._states, stats[b], top_idx[b], top_values[b], strict=True
+                )
+            ]
+            if with_values:
+                for state, row in zip(states, h_n[b].tolist(), strict=True):
+                    state["values"] = row
+            results.append({**header, "states": states})
         return results
 
     def explain(self, encoded: list[Encoded], labels: list[int]) -> list[dict[str, Any]]:
