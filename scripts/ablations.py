@@ -28,7 +28,7 @@ ARTIFACTS = ROOT / "model" / "artifacts"
 
 ROWS: dict[str, list[tuple[str, list[str]]]] = {
     "en": [
-        # Rows 1-9 ran under the earlier recipe, last+max pooling; row 10 is the change to max pooling.
+        # Rows 1-9 ran under the earlier recipe, last+max pooling; from row 10 on, max pooling is the recipe.
         (
             "random embeddings, trained (no pre-training), 1 member",
             ["--vectors", "none", "--no-freeze-embeddings", "--members", "1", "--pooling", "last+max"],
@@ -54,6 +54,9 @@ ROWS: dict[str, list[tuple[str, list[str]]]] = {
             ["--pooling", "last+max"],
         ),
         ("... max pooling instead of last+max (the recipe now), 1 member", ["--members", "1"]),
+        ("max pooling (the recipe), 3 members", ["--members", "3"]),
+        ("... mean+max pooling instead of max, 3 members", ["--members", "3", "--pooling", "mean+max"]),
+        ("... word dropout 0.1, 3 members", ["--members", "3", "--word-dropout", "0.1"]),
     ],
     "zh": [
         (
