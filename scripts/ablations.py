@@ -67,6 +67,8 @@ ROWS: dict[str, list[tuple[str, list[str]]]] = {
         ("+ word2vec initialisation, 1 member", ["--fgm", "0", "--members", "1"]),
         ("+ FGM adversarial training, 1 member", ["--members", "1"]),
         ("... last+max pooling instead of mean+max, 1 member", ["--members", "1", "--pooling", "last+max"]),
+        ("... max pooling instead of mean+max, 1 member", ["--members", "1", "--pooling", "max"]),
+        ("... word dropout 0.2 instead of 0.1, 1 member", ["--members", "1", "--word-dropout", "0.2"]),
     ],
 }
 
