@@ -57,6 +57,8 @@ ROWS: dict[str, list[tuple[str, list[str]]]] = {
         ("max pooling (the recipe), 3 members", ["--members", "3"]),
         ("... mean+max pooling instead of max, 3 members", ["--members", "3", "--pooling", "mean+max"]),
         ("... word dropout 0.1, 3 members", ["--members", "3", "--word-dropout", "0.1"]),
+        ("... input dropout 0.4 instead of 0.25, 3 members", ["--members", "3", "--embedding-dropout", "0.4"]),
+        ("... 12 epochs instead of 8, 3 members", ["--members", "3", "--epochs", "12"]),
     ],
     "zh": [
         (
