@@ -20,6 +20,7 @@ differently:
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Callable
 
 import torch
@@ -77,7 +78,7 @@ class FastRNN:
         steps, batch, hidden = lengths[0], len(seqs), cfg.hidden_size
         dirs, members = cfg.num_directions, self.members
         streams = members * dirs
-        forward = torch.tensor([seqs[i] + [0] * (steps - len(seqs[i])) for i in order])  # [B, T]
+        forward = _padded(seqs, order, steps)  # [B, T]
         step_inputs = self._step_inputs(forward, lengths, streams)
         active = _running_counts(lengths, steps)
         h = torch.zeros(streams, batch, hidden)
@@ -154,6 +155,16 @@ class FastRNN:
             return out.view(streams, n, hidden)
 
         return gather
+
+
+def _padded(seqs: list[list[int]], order: list[int], steps: int) -> Tensor:
+    """[B, T] ids in ``order``, PAD after each text. Through an int64 array, not `torch.tensor` of
+    nested lists, which converts element by element (290 vs 77 us for 64 sentences here)."""
+    buf = array("q")
+    for i in order:
+        buf.extend(seqs[i])
+        buf.extend([0] * (steps - len(seqs[i])))
+    return torch.frombuffer(buf, dtype=torch.int64).view(len(order), steps)
 
 
 def _running_counts(lengths: list[int], steps: int) -> list[int]:
