@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -73,9 +74,10 @@ def wait_ready(proc: subprocess.Popen[str], url: str, timeout: float = 30) -> No
     raise AssertionError("server did not become ready")
 
 
-@pytest.fixture
-def server(tiny_checkpoint: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    proc, url = start({"SENTIMENT_CHECKPOINT": str(tiny_checkpoint)})
+@contextlib.contextmanager
+def running(env: dict[str, str]) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A ready server; killed afterwards if a test left it running, its output pipe always closed."""
+    proc, url = start(env)
     try:
         wait_ready(proc, url)
         yield proc, url
@@ -84,6 +86,12 @@ def server(tiny_checkpoint: Path) -> Iterator[tuple[subprocess.Popen[str], str]]
             proc.kill()
         if proc.stdout is not None and not proc.stdout.closed:
             proc.communicate(timeout=10)  # also closes the pipe, even when a test failed before `stop`
+
+
+@pytest.fixture
+def server(tiny_checkpoint: Path) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    with running({"SENTIMENT_CHECKPOINT": str(tiny_checkpoint)}) as proc_url:
+        yield proc_url
 
 
 def test_real_server_answers_and_logs_json(server: tuple[subprocess.Popen[str], str]) -> None:
@@ -104,16 +112,9 @@ def test_real_server_answers_and_logs_json(server: tuple[subprocess.Popen[str], 
 def slow_server() -> Iterator[tuple[subprocess.Popen[str], str]]:
     """The shipped English model (one member): an explained batch of long texts takes it most of a
     second, where the tiny test model answers in a fraction of that."""
-    env = {"SENTIMENT_CHECKPOINT": str(ROOT / "model" / "artifacts" / "sentiment-rnn.pt")}
-    proc, url = start({**env, "SENTIMENT_ENSEMBLE_MEMBERS": "1"})
-    try:
-        wait_ready(proc, url)
-        yield proc, url
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        if proc.stdout is not None and not proc.stdout.closed:
-            proc.communicate(timeout=10)
+    shipped = ROOT / "model" / "artifacts" / "sentiment-rnn.pt"
+    with running({"SENTIMENT_CHECKPOINT": str(shipped), "SENTIMENT_ENSEMBLE_MEMBERS": "1"}) as proc_url:
+        yield proc_url
 
 
 def test_sigterm_lets_in_flight_requests_finish(slow_server: tuple[subprocess.Popen[str], str]) -> None:
