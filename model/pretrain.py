@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+DROPOUT = 0.3  # on the mean vector of a review while tuning word vectors towards sentiment
+
 
 @dataclass(frozen=True)
 class WordVectors:
@@ -99,8 +101,8 @@ def sentiment_tune(
             mean = F.embedding_bag(ids, base, offsets, mode="mean") + F.embedding_bag(ids, delta, offsets, mode="mean")
             # Dropout from the seeded generator: torch's global generator starts from a random seed
             # in every process, and these vectors must be the same in every run.
-            keep = torch.rand(mean.shape, generator=generator) >= 0.3
-            dropped = mean * keep / 0.7
+            keep = torch.rand(mean.shape, generator=generator) >= DROPOUT
+            dropped = mean * keep / (1 - DROPOUT)
             loss: Tensor = F.cross_entropy(head(dropped), torch.tensor([y for _, y in batch]))
             optimizer.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
