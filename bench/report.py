@@ -27,6 +27,13 @@ THRESHOLDS: list[tuple[str, str, str, str, Callable[[float], bool]]] = [
     ("concurrency 1: p99", "concurrency1_p99_ms", "**{:.2f} ms**", "< 5 ms", lambda v: v < 5.0),
     ("process start to /ready (median; both models)", "ready_s_median", "**{:.2f} s**", "< 3 s", lambda v: v < 3.0),
     ("peak RSS of the worker (both models)", "peak_rss_mb", "**{:.0f} MB**", "< 400 MB", lambda v: v < 400),
+    (
+        "peak RSS of a worker with the English model only (`SENTIMENT_CHECKPOINT_ZH=none`)",
+        "peak_rss_en_only_mb",
+        "**{:.0f} MB**",
+        "< 400 MB",
+        lambda v: v < 400,
+    ),
 ]
 
 
@@ -103,6 +110,13 @@ def render(res: dict[str, Any]) -> str:
             f"texts/s) {b['rps']:.0f} req/s = "
             f"{b['texts_per_s']:.0f} texts/s, p50/p90/p99 {_lat(b)} ms, errors {b['errors_total']}; "
             f"concurrency 1: {c1['rps']:.0f} req/s, p50/p90/p99 {_lat(c1)} ms."
+        )
+    for c in labels:
+        e = configs[c]["english_only"]
+        lines.append(
+            f"- {c}, English model only (one run, same load): ready after {e['ready_s']:.2f} s, /predict "
+            f"{e['predict_rps']:.0f} req/s, /predict/batch {e['batch64_texts_per_s']:.0f} texts/s, errors "
+            f"{e['errors']}, peak RSS {e['peak_rss_mb']:.0f} MB."
         )
     lines.append("")
     o = res["overload"]

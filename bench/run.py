@@ -201,6 +201,25 @@ def overload(env: dict[str, str], bodies: Path, seconds: int) -> dict[str, Any]:
         server.stop()
 
 
+def english_only(env: dict[str, str], members: int, single: Path, batches: Path, seconds: int) -> dict[str, Any]:
+    """The same load on a worker without the Chinese model: its memory, start-up and speed."""
+    server = Server(
+        "service.app:app", {**env, "SENTIMENT_ENSEMBLE_MEMBERS": str(members), "SENTIMENT_CHECKPOINT_ZH": "none"}
+    )
+    try:
+        run = wrk(server.url + "/predict", single, 16, seconds)
+        batch = wrk(server.url + "/predict/batch", batches, 4, seconds)
+        return {
+            "ready_s": server.ready_s,
+            "predict_rps": run["rps"],
+            "batch64_texts_per_s": batch["rps"] * 64,
+            "errors": run["errors_total"] + batch["errors_total"],
+            "peak_rss_mb": server.peak_rss_mb(),
+        }
+    finally:
+        server.stop()
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--seconds", type=int, default=10, help="duration of each wrk run")
@@ -257,6 +276,8 @@ def main(argv: list[str] | None = None) -> None:
                 config["concurrency1"] = wrk(service.url + "/predict", typical, 1, args.seconds)
             config["peak_rss_mb"] = max(config.get("peak_rss_mb", 0.0), service.peak_rss_mb())
             service.stop()
+            if r == 0:
+                config["english_only"] = english_only(env, k, single, batches, args.seconds)
             print(
                 f"round {r + 1}, {label}: bare {bare_run['rps']:.0f} req/s, service {service_run['rps']:.0f} req/s, "
                 f"ratio {service_run['rps'] / bare_run['rps']:.3f}",
@@ -288,6 +309,7 @@ def main(argv: list[str] | None = None) -> None:
             "concurrency1_p99_ms": config["concurrency1"]["latency_us"]["p99"] / 1000,
             "ready_s_median": statistics.median(x["ready_s"] for x in rounds),
             "peak_rss_mb": config["peak_rss_mb"],
+            "peak_rss_en_only_mb": config["english_only"]["peak_rss_mb"],
         }
     results["machine"] = machine()
     results["command"] = "make bench  # python -m bench.run " + " ".join(argv or sys.argv[1:])

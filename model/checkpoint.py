@@ -51,16 +51,17 @@ class Checkpoint:
     metrics: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # Embedding tables are stored as float16 (half the file size); round them here so that
-        # what is evaluated in memory is exactly what the file will hold. A table shared by all
-        # members (one object) stays one object.
-        rounded: dict[int, Tensor] = {}
+        # Embedding tables are stored as float16 (half the file size) and kept so in memory: what
+        # is evaluated is exactly what the file holds, and a served ensemble holds half the bytes.
+        # `build_models` widens them for torch modules; the fast path reads them as they are. A
+        # table shared by all members (one object) stays one object.
+        halved: dict[int, Tensor] = {}
         for state in self.members:
             for key, value in state.items():
-                if _is_embedding(key) and value.dtype in (torch.float32, torch.float16):
-                    if id(value) not in rounded:
-                        rounded[id(value)] = (value if value.dtype == torch.float16 else value.half()).float()
-                    state[key] = rounded[id(value)]
+                if _is_embedding(key) and value.dtype == torch.float32:
+                    if id(value) not in halved:
+                        halved[id(value)] = value.half()
+                    state[key] = halved[id(value)]
 
     def subset(self, k: int) -> Checkpoint:
         """The same checkpoint with only its first ``k`` members (and their own temperature)."""
@@ -74,13 +75,22 @@ class Checkpoint:
         )
 
     def build_models(self) -> list[SentimentRNN]:
-        """Every member in eval mode, for inference, given the checkpoint's own tensors (no copies),
-        so a table shared by all members is in memory once. Built on the CPU, not the meta device:
-        initialising an embedding there imports ~800 modules (0.5 s, ~100 MB) to save a few ms."""
+        """Every member in eval mode, for inference: the checkpoint's own tensors (embedding tables
+        widened to float32, a table shared by all members once). Built on the CPU, not the meta
+        device: initialising an embedding there imports ~800 modules (0.5 s, ~100 MB) to save a few ms."""
+        widened: dict[int, Tensor] = {}
+
+        def widen(value: Tensor) -> Tensor:
+            if value.dtype != torch.float16:
+                return value
+            if id(value) not in widened:
+                widened[id(value)] = value.float()
+            return widened[id(value)]
+
         models = []
         for state in self.members:
             net = SentimentRNN(self.model_config)
-            net.load_state_dict(state, assign=True)
+            net.load_state_dict({k: widen(v) for k, v in state.items()}, assign=True)
             models.append(net.eval().requires_grad_(False))
         return models
 
@@ -142,11 +152,10 @@ def _from_dict(raw: object, path: Path) -> Checkpoint:
         config = ModelConfig.from_dict(raw["model_config"])
         vocab = Vocab(raw["vocab"])
 
-        # Copies, so nothing stays mapped to the file; float16 embedding tables stay float16 here
-        # (`Checkpoint.__post_init__` widens each once).
+        # Copies, so nothing stays mapped to the file; float16 embedding tables stay float16.
         def widen(key: str, value: Tensor) -> Tensor:
             if _is_embedding(key) and value.dtype == torch.float16:
-                return value
+                return value.clone()
             return value.to(torch.float32, copy=True) if value.is_floating_point() else value.clone()
 
         shared = {k: widen(k, v) for k, v in dict(raw.get("shared", {})).items()}
@@ -169,7 +178,8 @@ def _from_dict(raw: object, path: Path) -> Checkpoint:
             raise ValueError("no model weights")
         if config.vocab_size != len(vocab) or config.num_labels != len(ckpt.labels):
             raise ValueError("model config does not match the vocabulary or labels")
-        ckpt.build_models()  # proves every state_dict fits the architecture
+        for state in ckpt.members:  # proves every state_dict fits the architecture, one net at a time
+            SentimentRNN(config).load_state_dict(state)
     except (TypeError, ValueError, KeyError, RuntimeError) as exc:
         raise CheckpointError(f"checkpoint {path} is inconsistent: {exc}") from exc
     return ckpt

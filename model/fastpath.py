@@ -25,7 +25,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from model.network import SentimentRNN, bigram_ids, pad_batch
+from model.network import ModelConfig, SentimentRNN, bigram_ids, pad_batch
 
 # Values per step (streams x texts x hidden) from which a step counts as wide: measured on this
 # CPU, below it per-op overhead dominates and the plain ops win; above it the wide variants do.
@@ -33,36 +33,43 @@ WIDE_STEP = 4096
 
 
 class FastRNN:
-    """Inference-only twin of one or more one-layer `SentimentRNN`s of the same configuration."""
+    """Inference-only twin of one or more one-layer `SentimentRNN`s of the same configuration,
+    built from their state_dicts (embedding tables may be float16, as checkpoints hold them)."""
 
     @staticmethod
-    def supports(nets: list[SentimentRNN]) -> bool:
-        return bool(nets) and all(n.config == nets[0].config for n in nets) and nets[0].config.num_layers == 1
+    def supports(config: ModelConfig) -> bool:
+        return config.num_layers == 1
+
+    @classmethod
+    def from_models(cls, nets: list[SentimentRNN]) -> FastRNN:
+        if not nets or any(n.config != nets[0].config for n in nets):
+            raise ValueError("the fast path covers members of one configuration")
+        return cls(nets[0].config, [n.state_dict() for n in nets])
 
     @torch.inference_mode()
-    def __init__(self, nets: list[SentimentRNN]) -> None:
-        if not self.supports(nets):
-            raise ValueError("the fast path covers one-layer RNNs of one configuration")
-        cfg = nets[0].config
-        self.config = cfg
-        self.members = len(nets)
+    def __init__(self, config: ModelConfig, members: list[dict[str, Tensor]]) -> None:
+        if not members or not self.supports(config):
+            raise ValueError("the fast path covers one-layer RNNs")
+        cfg = self.config = config
+        self.members = len(members)
         suffixes = ("", "_reverse")[: cfg.num_directions]
-        rnns = [(net, getattr(net.rnn, "weight_ih_l0" + s), s) for net in nets for s in suffixes]
+        rnns = [(state, s) for state in members for s in suffixes]
         streams, hidden = len(rnns), cfg.hidden_size
-        # Written in place, stream by stream: no per-stream temporaries and no stacking copy.
+        # Written in place, stream by stream and in row blocks: no per-stream temporaries, no
+        # stacking copy, and no float32 copy of a whole embedding table (peak memory is the tables).
         self.table = torch.empty(streams, cfg.vocab_size, hidden)  # [S, V, H], S = members * directions
-        with_bigrams = nets[0].bigram_embedding is not None
+        with_bigrams = cfg.bigram_vocab_size > 0
         self.bigram_table = torch.empty(streams, cfg.bigram_vocab_size, hidden) if with_bigrams else None
-        for i, (net, w_ih, s) in enumerate(rnns):
-            bias = getattr(net.rnn, "bias_ih_l0" + s) + getattr(net.rnn, "bias_hh_l0" + s)
-            torch.addmm(bias, net.embedding.weight, w_ih.t(), out=self.table[i])
+        for i, (state, s) in enumerate(rnns):
+            w_ih = state["rnn.weight_ih_l0" + s].float()
+            bias = state["rnn.bias_ih_l0" + s] + state["rnn.bias_hh_l0" + s]
+            _project(state["embedding.weight"], w_ih, bias, self.table[i])
             if self.bigram_table is not None:
-                assert net.bigram_embedding is not None
-                torch.mm(net.bigram_embedding.weight, w_ih.t(), out=self.bigram_table[i])
-        self.bigram_keys = nets[0].bigram_keys
-        self.w_hh_t = torch.stack([getattr(net.rnn, "weight_hh_l0" + s).t() for net, _, s in rnns]).contiguous()
-        self.head_w = torch.stack([n.head.weight.detach().t() for n in nets]).contiguous()  # [K, F, C]
-        self.head_b = torch.stack([n.head.bias.detach() for n in nets])  # [K, C]
+                _project(state["bigram_embedding.weight"], w_ih, None, self.bigram_table[i])
+        self.bigram_keys = members[0]["bigram_keys"]
+        self.w_hh_t = torch.stack([state["rnn.weight_hh_l0" + s].t() for state, s in rnns]).contiguous()
+        self.head_w = torch.stack([state["head.weight"].t() for state in members]).contiguous()  # [K, F, C]
+        self.head_b = torch.stack([state["head.bias"] for state in members])  # [K, C]
 
     @torch.inference_mode()
     def __call__(self, sequences: list[list[int]]) -> tuple[Tensor, Tensor]:
@@ -154,6 +161,16 @@ class FastRNN:
             return out.view(streams, n, hidden)
 
         return gather
+
+
+def _project(embedding: Tensor, w_ih: Tensor, bias: Tensor | None, out: Tensor, block: int = 4096) -> None:
+    """out = embedding @ w_ih.T (+ bias), a block of rows at a time, widening float16 rows per block."""
+    for start in range(0, embedding.size(0), block):
+        rows = embedding[start : start + block].float()
+        if bias is None:
+            torch.mm(rows, w_ih.t(), out=out[start : start + block])
+        else:
+            torch.addmm(bias, rows, w_ih.t(), out=out[start : start + block])
 
 
 def _running_counts(lengths: list[int], steps: int) -> list[int]:

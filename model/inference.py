@@ -35,9 +35,12 @@ class Classifier:
 
     def __init__(self, ckpt: Checkpoint, fast: bool = True) -> None:
         self.ckpt = ckpt
-        self.models: list[SentimentRNN] = ckpt.build_models()
         self.temperature = ckpt.temperature
-        self.fast = FastRNN(self.models) if fast and FastRNN.supports(self.models) else None
+        cfg = ckpt.model_config
+        # The fast path needs no torch modules: they (and float32 copies of the embedding tables)
+        # are only built for the reference path.
+        self.fast = FastRNN(cfg, ckpt.members) if fast and FastRNN.supports(cfg) else None
+        self.models: list[SentimentRNN] = [] if self.fast else ckpt.build_models()
         self.path = (
             "fast: precomputed input projection per token, all directions and members in one batched loop"
             if self.fast
@@ -86,8 +89,7 @@ class Classifier:
     @torch.inference_mode()
     def baseline_logits(self) -> Tensor:
         """Logits before any token is read: every state is h_0 = 0, so only the head's bias is left."""
-        feats = torch.zeros(1, self.ckpt.model_config.feature_size)
-        return torch.stack([m.head(feats)[0] for m in self.models]).mean(0) / self.temperature
+        return torch.stack([m["head.bias"] for m in self.ckpt.members]).mean(0) / self.temperature
 
     def predict_logits(self, sequences: list[list[int]], batch_size: int = 256) -> Tensor:
         """Calibrated logits for many texts, in length-sorted batches, returned in input order."""

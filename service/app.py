@@ -25,7 +25,7 @@ from fastapi_offline import FastAPIOffline
 from pydantic import BaseModel
 
 from model.checkpoint import CheckpointError
-from service import errors, language
+from service import errors, language, memory
 from service.batching import MicroBatcher, OverloadedError
 from service.config import Settings, get_settings
 from service.errors import PROBLEM_JSON, ProblemError
@@ -178,6 +178,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         torch.set_num_threads(settings.torch_threads)
+        memory.return_large_blocks()
         await asyncio.to_thread(_load, state)
         state.batcher = MicroBatcher(
             settings.batch_max_size,

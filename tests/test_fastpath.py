@@ -62,7 +62,7 @@ def reference(models: list[SentimentRNN], seqs: list[list[int]]) -> tuple[torch.
 def test_fast_path_matches_torch_rnn(bidirectional: bool, pooling: Pooling, size: int, step_mode: str) -> None:
     model = net(bidirectional, pooling)
     seqs = random_batch(random.Random(size), size)
-    logits, h_n = FastRNN([model])(seqs)
+    logits, h_n = FastRNN.from_models([model])(seqs)
     ref_logits, ref_h = reference([model], seqs)
     torch.testing.assert_close(logits, ref_logits, rtol=0, atol=1e-5)
     torch.testing.assert_close(h_n, ref_h, rtol=0, atol=1e-5)
@@ -78,7 +78,7 @@ def test_ensemble_with_bigram_inputs_matches_torch_rnn(pooling: Pooling, step_mo
     ids, _ = pad_batch(seqs)
     found = models[0].bigram_ids(ids)
     assert (found > 1).any()  # some pairs are known bigrams, so the bigram table really is used
-    logits, h_n = FastRNN(models)(seqs)
+    logits, h_n = FastRNN.from_models(models)(seqs)
     ref_logits, ref_h = reference(models, seqs)
     torch.testing.assert_close(logits, ref_logits, rtol=0, atol=1e-5)
     torch.testing.assert_close(h_n, ref_h, rtol=0, atol=1e-5)
@@ -87,17 +87,19 @@ def test_ensemble_with_bigram_inputs_matches_torch_rnn(pooling: Pooling, step_mo
 def test_empty_and_repeated_texts(step_mode: str) -> None:
     model = net(True, "last+max")
     seqs: list[list[int]] = [[], [5], [5], [7, 8, 9]]
-    logits, h_n = FastRNN([model])(seqs)
+    logits, h_n = FastRNN.from_models([model])(seqs)
     ref_logits, ref_h = reference([model], seqs)
     torch.testing.assert_close(logits, ref_logits, rtol=0, atol=1e-5)
     torch.testing.assert_close(h_n, ref_h, rtol=0, atol=1e-5)
 
 
 def test_unsupported_models_are_not_claimed() -> None:
-    assert not FastRNN.supports([net(True, "last", layers=2)])
-    assert not FastRNN.supports([net(True, "last"), net(True, "max")])  # two configurations
+    two_layers = net(True, "last", layers=2)
+    assert not FastRNN.supports(two_layers.config)
     with pytest.raises(ValueError, match="one-layer"):
-        FastRNN([net(True, "last", layers=2)])
+        FastRNN.from_models([two_layers])
+    with pytest.raises(ValueError, match="one configuration"):
+        FastRNN.from_models([net(True, "last"), net(True, "max")])
 
 
 def test_classifier_uses_fast_path_on_a_trained_checkpoint(tiny_checkpoint: Path) -> None:
