@@ -34,13 +34,13 @@ class Classifier:
     """
 
     def __init__(self, ckpt: Checkpoint, fast: bool = True) -> None:
-        self.ckpt = ckpt
         self.temperature = ckpt.temperature
         cfg = ckpt.model_config
-        # The fast path needs no torch modules: they (and float32 copies of the embedding tables)
-        # are only built for the reference path.
+        # The fast path needs no torch modules (they, and float32 copies of the embedding tables,
+        # are only built for the reference path) and, once its tables are built, no embeddings.
         self.fast = FastRNN(cfg, ckpt.members) if fast and FastRNN.supports(cfg) else None
         self.models: list[SentimentRNN] = [] if self.fast else ckpt.build_models()
+        self.ckpt = ckpt.without_embeddings() if self.fast else ckpt
         self.path = (
             "fast: precomputed input projection per token, all directions and members in one batched loop"
             if self.fast

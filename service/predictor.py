@@ -43,11 +43,11 @@ class Predictor:
     """Holds one loaded model; thread-compatible (no state changes after construction)."""
 
     def __init__(self, ckpt: Checkpoint, sha256: str, name: str, available_members: int | None = None) -> None:
-        self.ckpt = ckpt
+        self.classifier = Classifier(ckpt)
+        self.ckpt = self.classifier.ckpt  # what serving uses (without tables the fast path replaced)
         self.sha256 = sha256
         self.name = name
         self.version = f"{name}@{sha256[:12]}"
-        self.classifier = Classifier(ckpt)
         self.tokenize = get_tokenizer(ckpt.tokenizer["name"], ckpt.tokenizer["version"])
         self.labels = ckpt.labels
         cfg = ckpt.model_config

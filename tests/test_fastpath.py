@@ -113,6 +113,18 @@ def test_classifier_uses_fast_path_on_a_trained_checkpoint(tiny_checkpoint: Path
     torch.testing.assert_close(a.h_n, b.h_n, rtol=0, atol=1e-5)
 
 
+def test_fast_path_keeps_no_embedding_tables(tiny_zh_checkpoint: Path) -> None:
+    """Its precomputed tables replace them; the checkpoint it was given is left whole."""
+    ckpt = load_checkpoint(tiny_zh_checkpoint)
+    served = Classifier(ckpt).ckpt
+    assert not [k for m in served.members for k in m if k.endswith("embedding.weight")]
+    assert all("rnn.weight_hh_l0" in m and "head.bias" in m for m in served.members)
+    with pytest.raises(ValueError, match="embedding tables were released"):
+        served.build_models()
+    assert all("bigram_embedding.weight" in m for m in ckpt.members)
+    assert len(Classifier(ckpt, fast=False).models) == len(ckpt.members)
+
+
 def test_large_batches_run_in_passes_within_the_memory_budget(
     tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
