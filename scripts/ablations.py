@@ -59,6 +59,15 @@ ROWS: dict[str, list[tuple[str, list[str]]]] = {
         ("... word dropout 0.1, 3 members", ["--members", "3", "--word-dropout", "0.1"]),
         ("... input dropout 0.4 instead of 0.25, 3 members", ["--members", "3", "--embedding-dropout", "0.4"]),
         ("... 12 epochs instead of 8, 3 members", ["--members", "3", "--epochs", "12"]),
+        ("... hidden size 256 instead of 128, 3 members", ["--members", "3", "--hidden-size", "256"]),
+        ("... hidden size 64 instead of 128, 3 members", ["--members", "3", "--hidden-size", "64"]),
+        (
+            "... vocabulary 32,000 instead of 18,000 (more pre-trained words), 3 members",
+            ["--members", "3", "--vocab-size", "32000"],
+        ),
+        ("... learning rate 0.002 instead of 0.001, 3 members", ["--members", "3", "--lr", "0.002"]),
+        ("... batch size 32 instead of 64, 3 members", ["--members", "3", "--batch-size", "32"]),
+        ("... learning rate 0.0005 instead of 0.001, 3 members", ["--members", "3", "--lr", "0.0005"]),
     ],
     "zh": [
         (
