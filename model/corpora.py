@@ -31,6 +31,9 @@ class Corpus:
     extra: dict[str, list[Example]] = field(default_factory=dict)
     # Text for pre-training word vectors (with labels where they exist); training text is added too.
     pretraining: list[Example] = field(default_factory=list)
+    # The training examples that are whole texts when ``train`` also holds parts of them (the SST
+    # sentences among the phrases), so that training may give them more weight.
+    whole: list[Example] = field(default_factory=list)
 
     def extra_test_sets(self) -> dict[str, list[Example]]:
         """Further evaluation-only sets, reported beside test (never used for training or selection)."""
@@ -75,6 +78,7 @@ def load(lang: str, data_dir: Path, dry_run: bool = False, pretraining: bool = F
         corpus.checksums[data.IMDB_FILE] = data.checksums(data_dir, [data.IMDB_FILE])[data.IMDB_FILE]
     if dry_run:
         corpus.train = _subset(corpus.train, DRY_RUN_SIZES["train"])
+        corpus.whole = _subset(corpus.whole, DRY_RUN_SIZES["train"] // 10)
         corpus.dev = _subset(corpus.dev, DRY_RUN_SIZES["dev"])
         corpus.test = _subset(corpus.test, DRY_RUN_SIZES["test"])
         corpus.extra = {name: _subset(ex, DRY_RUN_SIZES["test"]) for name, ex in corpus.extra.items()}
@@ -105,9 +109,11 @@ def _load_zh(data_dir: Path) -> Corpus:
 
 def _load_en(data_dir: Path) -> Corpus:
     files = [data.PHRASES_FILE, *data.SST_FILES.values()]
-    train = _dedupe(data.read_sst(data_dir, "train") + data.read_phrases(data_dir))
+    sentences = data.read_sst(data_dir, "train")
+    train = _dedupe(sentences + data.read_phrases(data_dir))
     return Corpus(
         train=train,
+        whole=sentences,
         dev=data.read_sst(data_dir, "dev"),
         test=data.read_sst(data_dir, "test"),
         tokenize=tokenize,

@@ -75,6 +75,7 @@ class TrainConfig:
     word_dropout: float = 0.0
     fgm: float = 0.0  # adversarial training: step size on the embedding tables (0: off)
     transfer_sentences: int = 0  # > 0: first train on this many IMDB sentences (review labels), then SST
+    whole_repeats: int = 1  # copies of each whole training text (SST sentences) among its phrases
     freeze_embeddings: bool = False
     vectors: str = "none"  # none | word2vec | word2vec+sentiment
     w2v_epochs: int = 5
@@ -435,7 +436,12 @@ def train(cfg: TrainConfig) -> tuple[Checkpoint, dict[str, Any]]:
             names = [PAD, UNK, *(bigram_string(int(k), vocab) for k in keys)]
             tables["bigram_embedding.weight"], _ = pretrain.embedding_table(names, bigram_vectors)
     dev = [(vocab.encode(tok(ex.text)[: cfg.max_length]), ex.label) for ex in corpus.dev]
-    data = Encoded(list(zip(train_ids, [ex.label for ex in corpus.train], strict=True)), dev)
+    labelled = list(zip(train_ids, [ex.label for ex in corpus.train], strict=True))
+    # Extra copies of the whole texts come after the vocabulary, which stays the same.
+    labelled += [(vocab.encode(tok(ex.text)[: cfg.max_length]), ex.label) for ex in corpus.whole] * (
+        cfg.whole_repeats - 1
+    )
+    data = Encoded(labelled, dev)
     init = transfer_init(cfg, corpus, vocab, config, tables, data) if cfg.transfer_sentences else {}
     jobs = [
         MemberJob(cfg, cfg.seed + i, config, tables, data, i % max(cfg.workers, 1), init) for i in range(cfg.members)
@@ -493,6 +499,7 @@ def train(cfg: TrainConfig) -> tuple[Checkpoint, dict[str, Any]]:
         "data_files": corpus.checksums,
         "history": [history for _, history in results],
         "member_dev_accuracy": [max(h["dev_accuracy"] for h in history) for _, history in results],
+        "train_examples": len(labelled),
         "seconds": round(time.perf_counter() - started, 1),
         "torch_version": str(torch.__version__),
     }

@@ -68,6 +68,7 @@ ROWS: dict[str, list[tuple[str, list[str]]]] = {
         ("... learning rate 0.002 instead of 0.001, 3 members", ["--members", "3", "--lr", "0.002"]),
         ("... batch size 32 instead of 64, 3 members", ["--members", "3", "--batch-size", "32"]),
         ("... learning rate 0.0005 instead of 0.001, 3 members", ["--members", "3", "--lr", "0.0005"]),
+        ("... SST training sentences 3 times among the phrases, 3 members", ["--members", "3", "--whole-repeats", "3"]),
     ],
     "zh": [
         (

@@ -112,3 +112,17 @@ def test_transfer_starts_members_from_weights_trained_on_imdb_sentences(data_dir
     assert record["training"]["config"]["transfer_sentences"] == 300
     assert not torch.equal(ckpt.members[0]["rnn.weight_hh_l0"], moved.members[0]["rnn.weight_hh_l0"])
     assert torch.equal(ckpt.members[0]["embedding.weight"], moved.members[0]["embedding.weight"])
+
+
+def test_whole_repeats_add_copies_of_the_sst_sentences_and_keep_the_vocabulary(data_dir: Path, tmp_path: Path) -> None:
+    """The ablation's option: whole sentences weigh more among their phrases; the vocabulary (built
+    from the deduplicated data) does not change."""
+    corpus = corpora.load("en", data_dir, dry_run=True)
+    assert corpus.whole
+    assert len(corpus.whole) < len(corpus.train)
+    cfg = replace(tiny_config(data_dir, tmp_path / "w.pt"), epochs=1)
+    plain, plain_record = train(cfg)
+    weighted, record = train(replace(cfg, whole_repeats=3))
+    assert weighted.vocab.itos == plain.vocab.itos
+    assert record["training"]["train_examples"] == plain_record["training"]["train_examples"] + 2 * len(corpus.whole)
+    assert not torch.equal(plain.members[0]["rnn.weight_hh_l0"], weighted.members[0]["rnn.weight_hh_l0"])
