@@ -108,10 +108,12 @@ PRESETS: dict[str, dict[str, Any]] = {
         "vocab_size": 18000,
         "lr": 1e-3,
     },
-    # ChnSentiCorp: characters plus left bigrams, trainable word2vec-initialised tables, FGM.
+    # ChnSentiCorp: characters plus left bigrams, trainable word2vec-initialised tables, FGM; 16
+    # epochs (dev still rose at epoch 8 of 8; one member: 91.75 / 92.08 / 92.67 at 8 / 12 / 16).
     "zh": {
         "members": 3,
         "workers": 2,
+        "epochs": 16,
         "embedding_dim": 128,
         "hidden_size": 128,
         "pooling": "mean+max",
