@@ -41,7 +41,7 @@ RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))
               "$site"/torch/lib/lib*test*.so \
     && find "$site"/torch/bin -type f ! -name torch_shm_manager -delete \
     && strip --strip-unneeded "$site"/torch/lib/*.so* \
-    && python -c "import torch; assert not torch.cuda.is_available(); print('torch', torch.__version__)"
+    && python -W "ignore:Failed to initialize NumPy" -c "import torch; assert not torch.cuda.is_available(); print('torch', torch.__version__)"
 
 # ---------------------------------------------------------------------------- runtime
 FROM ${PYTHON_IMAGE} AS runtime

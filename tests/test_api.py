@@ -14,7 +14,6 @@ from model.network import pad_batch
 from model.tokenizer import tokenize
 from service.app import create_app
 from service.config import Settings
-from service.predictor import top_indices
 from service.schemas import BatchResponse, ModelInfo, Prediction
 from tests.conftest import assert_same_prediction
 
@@ -84,15 +83,6 @@ def test_hidden_state_equals_torch_rnn_from_zero_h0(client: TestClient, tiny_che
         assert s["std"] == pytest.approx(float(h.std(correction=0)), abs=1e-5)
         assert s["top_units"][0]["index"] == int(h.abs().argmax())
     assert body["probabilities"]["positive"] == pytest.approx(float(logits.softmax(-1)[0, 1]), abs=1e-5)
-
-
-def test_top_units_are_the_largest_magnitudes_largest_first() -> None:
-    values = torch.randn(7, 12, 128, generator=torch.Generator().manual_seed(0))
-    expected = values.abs().topk(5, dim=-1)
-    got = top_indices(values, 5)
-    assert torch.equal(got, expected.indices)
-    assert torch.equal(values.abs().gather(-1, got), expected.values)
-    assert top_indices(torch.tensor([0.5, -1.0, 1.0, 0.0, -1.0]), 3).tolist() == [1, 2, 4]  # ties: lower index
 
 
 def test_batch_equals_single(client: TestClient) -> None:
