@@ -69,6 +69,8 @@ ROWS: dict[str, list[tuple[str, list[str]]]] = {
         ("... batch size 32 instead of 64, 3 members", ["--members", "3", "--batch-size", "32"]),
         ("... learning rate 0.0005 instead of 0.001, 3 members", ["--members", "3", "--lr", "0.0005"]),
         ("... SST training sentences 3 times among the phrases, 3 members", ["--members", "3", "--whole-repeats", "3"]),
+        ("... input dropout 0.1 instead of 0.25, 3 members", ["--members", "3", "--embedding-dropout", "0.1"]),
+        ("... weight average decay 0.999 instead of 0.998, 3 members", ["--members", "3", "--ema", "0.999"]),
     ],
     "zh": [
         (
