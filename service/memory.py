@@ -3,10 +3,11 @@
 glibc serves large allocations with mmap, but after such a block is freed it raises its threshold
 (up to 32 MiB) so that later blocks of that size come from the heap, which it rarely gives back.
 Loading a model makes large short-lived tensors (each member's randomly initialised net, built
-to prove its state_dict fits; blocks of widened embedding rows), so without a fixed threshold
-about 40 MB per model stayed resident after loading. A fixed 1 MiB threshold keeps such blocks in
-mmap. Serving allocates little above 1 MiB (per-step tensors of a 64-text batch are ~400 KB), and
-`make bench` showed no throughput change.
+to prove its state_dict fits; blocks of widened embedding rows): without a fixed threshold ~50 MB
+more stayed resident after loading both models (`python -m bench.memory`, with and without
+``--no-glibc-setting``). A fixed 1 MiB threshold keeps such blocks in mmap. Serving allocates
+little above 1 MiB (per-step tensors of a 64-text batch are ~400 KB), and `make bench` showed no
+throughput change.
 """
 
 from __future__ import annotations
