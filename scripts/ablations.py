@@ -71,6 +71,8 @@ ROWS: dict[str, list[tuple[str, list[str]]]] = {
         ("... SST training sentences 3 times among the phrases, 3 members", ["--members", "3", "--whole-repeats", "3"]),
         ("... input dropout 0.1 instead of 0.25, 3 members", ["--members", "3", "--embedding-dropout", "0.1"]),
         ("... weight average decay 0.999 instead of 0.998, 3 members", ["--members", "3", "--ema", "0.999"]),
+        ("... head dropout 0.3 instead of 0.5, 3 members", ["--members", "3", "--dropout", "0.3"]),
+        ("... dev checked 4 times per epoch instead of 2, 3 members", ["--members", "3", "--evals-per-epoch", "4"]),
     ],
     "zh": [
         (
