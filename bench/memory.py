@@ -13,10 +13,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def rss_mb() -> tuple[float, float]:
-    """(VmRSS, VmHWM) of this process in MB."""
-    fields = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if ":" in line)
-    return tuple(int(fields[k].split()[0]) / 1024 for k in ("VmRSS", "VmHWM"))  # type: ignore[return-value]
+def status_mb(field: str, pid: int | str = "self") -> float:
+    """A memory field of /proc/<pid>/status (VmRSS: resident now, VmHWM: peak) in MB."""
+    line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith(field + ":"))
+    return int(line.split()[1]) / 1024
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -27,8 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
 
     def show(step: str) -> None:
-        now, peak = rss_mb()
-        print(f"{step:<28} RSS {now:6.0f} MB   peak {peak:6.0f} MB")
+        print(f"{step:<28} RSS {status_mb('VmRSS'):6.0f} MB   peak {status_mb('VmHWM'):6.0f} MB")
 
     import service.app  # noqa: F401  (everything the worker imports)
     from service.predictor import Predictor

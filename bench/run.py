@@ -30,6 +30,8 @@ from typing import Any
 import httpx
 import torch
 
+from bench.memory import status_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 SERVER_CPU, LOAD_CPU = "0", "1"
@@ -87,14 +89,10 @@ class Server:
         raise RuntimeError("server not ready")
 
     def peak_rss_mb(self) -> float:
-        status = Path(f"/proc/{self.proc.pid}/status").read_text()
-        line = next(x for x in status.splitlines() if x.startswith("VmHWM:"))
-        return int(line.split()[1]) / 1024
+        return status_mb("VmHWM", self.proc.pid)
 
     def rss_mb(self) -> float:
-        status = Path(f"/proc/{self.proc.pid}/status").read_text()
-        line = next(x for x in status.splitlines() if x.startswith("VmRSS:"))
-        return int(line.split()[1]) / 1024
+        return status_mb("VmRSS", self.proc.pid)
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
