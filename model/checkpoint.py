@@ -185,8 +185,9 @@ def _from_dict(raw: object, path: Path) -> Checkpoint:
             raise ValueError("no model weights")
         if config.vocab_size != len(vocab) or config.num_labels != len(ckpt.labels):
             raise ValueError("model config does not match the vocabulary or labels")
-        for state in ckpt.members:  # proves every state_dict fits the architecture, one net at a time
-            SentimentRNN(config).load_state_dict(state)
+        probe = SentimentRNN(config)  # every state_dict must fit the architecture: one net checks them all
+        for state in ckpt.members:
+            probe.load_state_dict(state)
     except (TypeError, ValueError, KeyError, RuntimeError) as exc:
         raise CheckpointError(f"checkpoint {path} is inconsistent: {exc}") from exc
     return ckpt

@@ -2,12 +2,12 @@
 
 glibc serves large allocations with mmap, but after such a block is freed it raises its threshold
 (up to 32 MiB) so that later blocks of that size come from the heap, which it rarely gives back.
-Loading a model makes large short-lived tensors (each member's randomly initialised net, built
-to prove its state_dict fits; blocks of widened embedding rows): without a fixed threshold ~50 MB
-more stayed resident after loading both models (`python -m bench.memory`, with and without
-``--no-glibc-setting``). A fixed 1 MiB threshold keeps such blocks in mmap. Serving allocates
-little above 1 MiB (per-step tensors of a 64-text batch are ~400 KB), and `make bench` showed no
-throughput change.
+Loading a model makes large short-lived tensors (the randomly initialised net that checks the
+state_dicts fit; blocks of widened embedding rows): without a fixed threshold ~20 MB more stayed
+resident after loading both models, 14 MB more at the peak with 1 English member (`python -m
+bench.memory`, with and without ``--no-glibc-setting``). A fixed 1 MiB threshold keeps such
+blocks in mmap. Serving allocates little above 1 MiB (per-step tensors of a 64-text batch are
+~400 KB), and `make bench` showed no throughput change.
 """
 
 from __future__ import annotations
