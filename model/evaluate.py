@@ -8,9 +8,12 @@ checkpoint's language, with the training curve plotted next to the card.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +41,41 @@ def evaluate(ckpt: Checkpoint, data_dir: Path) -> dict[str, Any]:
         out[name] = report(
             classifier.predict_proba(ids), [ex.label for ex in subset], [len(s) for s in ids], ckpt.labels
         )
+    return out
+
+
+def seed_spread(ckpt: Checkpoint, data_dir: Path, sizes: tuple[int, ...] = (1, 3)) -> list[dict[str, Any]]:
+    """Dev and test accuracy of every k-member subset of the ensemble (argmax of summed logits).
+
+    The members differ only by seed, so this is how much a single training run of k members moves
+    by chance: the scale against which an ablation row (one run) must be read.
+    """
+    corpus = corpora.load(ckpt.language, data_dir)
+    splits = {"dev": corpus.dev, "test": corpus.test}
+    logits: dict[str, list[torch.Tensor]] = {split: [] for split in splits}
+    for member in ckpt.members:
+        classifier = Classifier(replace(ckpt, members=[member], temperature=1.0))
+        for split, examples in splits.items():
+            ids = [ckpt.vocab.encode(corpus.tokenize(ex.text)[: ckpt.max_length]) for ex in examples]
+            logits[split].append(classifier.predict_logits(ids))
+    labels = {split: torch.tensor([ex.label for ex in examples]) for split, examples in splits.items()}
+    out = []
+    for k in sizes:
+        if k > len(ckpt.members):
+            continue
+        subsets = list(itertools.combinations(range(len(ckpt.members)), k))
+        row: dict[str, Any] = {"members": k, "subsets": len(subsets)}
+        for split in splits:
+            predicted = [torch.stack([logits[split][i] for i in subset]).sum(0).argmax(-1) for subset in subsets]
+            accs = [float((p == labels[split]).float().mean()) for p in predicted]
+            row[split] = {
+                "mean": statistics.mean(accs),
+                "sd": statistics.pstdev(accs),
+                "min": min(accs),
+                "max": max(accs),
+                "first": accs[0],  # members 1..k, what the recipe's k-member run trains
+            }
+        out.append(row)
     return out
 
 
@@ -129,8 +167,9 @@ def main(argv: list[str] | None = None) -> None:
     ckpt = load_checkpoint(path)
     metrics = evaluate(ckpt, args.data_dir)
     cost = forward_cost(ckpt, args.data_dir)
+    spread = seed_spread(ckpt, args.data_dir)
     summary = {name: {"accuracy": m["accuracy"], "ece": m["ece"], "n": m["n"]} for name, m in metrics.items()}
-    print(json.dumps({"checkpoint": str(path), **summary, "forward_cost": cost}, indent=2))
+    print(json.dumps({"checkpoint": str(path), **summary, "forward_cost": cost, "seed_spread": spread}, indent=2))
     if args.no_card:
         return
     from model.model_card import write_card
@@ -138,7 +177,9 @@ def main(argv: list[str] | None = None) -> None:
     card = args.card or path.parent / corpora.card_name(ckpt.language)
     plot = card.with_name(path.stem + "-training.png")
     plot_history(ckpt, plot)
-    write_card(card, path, sha256_file(path), ckpt, metrics, cost, plot.name, baselines(ckpt.language, args.data_dir))
+    write_card(
+        card, path, sha256_file(path), ckpt, metrics, cost, plot.name, baselines(ckpt.language, args.data_dir), spread
+    )
     print(f"wrote {card} and {plot}", file=sys.stderr)
 
 

@@ -78,6 +78,7 @@ def write_card(
     cost: dict[str, float],
     plot_name: str,
     baselines: dict[str, dict[str, float]],
+    spread: list[dict[str, Any]] | None = None,
 ) -> None:
     cfg = ckpt.model_config
     training = ckpt.training
@@ -167,6 +168,29 @@ def write_card(
                 f"| {r['members']} | {_pct(r['dev'])} | {_pct(r['test'])} | {r['test_ece']:.3f} | "
                 f"{r['temperature']:.3f} |"
                 for r in ckpt.metrics["by_members"]
+            ],
+            "",
+        ]
+    if spread:
+        lines += [
+            "### Seed spread: how much one training run moves by chance",
+            "",
+            "Every subset of k of the members above, each member trained alike from its own seed: the spread "
+            "of their accuracy is what a single run of the recipe with k members may land on. "
+            "Differences between single runs (the ablation rows below) smaller than this range are noise.",
+            "",
+            "| members | subsets | dev: members 1..k | dev mean ± sd (min-max) | test: members 1..k "
+            "| test mean ± sd (min-max) |",
+            "|---|---|---|---|---|---|",
+            *[
+                f"| {r['members']} | {r['subsets']} | "
+                + " | ".join(
+                    f"{_pct(r[s]['first'])} | {_pct(r[s]['mean'])} ± {100 * r[s]['sd']:.2f} "
+                    f"({_pct(r[s]['min'])}-{_pct(r[s]['max'])})"
+                    for s in ("dev", "test")
+                )
+                + " |"
+                for r in spread
             ],
             "",
         ]

@@ -71,6 +71,7 @@ class TrainConfig:
     bidirectional: bool = True
     pooling: str = "last+max"
     dropout: float = 0.5
+    label_smoothing: float = 0.0
     embedding_dropout: float = 0.25
     word_dropout: float = 0.0
     fgm: float = 0.0  # adversarial training: step size on the embedding tables (0: off)
@@ -81,6 +82,7 @@ class TrainConfig:
     w2v_epochs: int = 5
     w2v_min_count: int = 3
     w2v_negative: int = 5
+    w2v_window: int = 5
     vocab_size: int = 0  # cap (0: no cap)
     min_freq: int = 1
     bigram_min_freq: int = 0  # > 0: left-bigram input embeddings from bigrams seen this often
@@ -191,6 +193,7 @@ def word_vectors(
             "w2v_epochs",
             "w2v_min_count",
             "w2v_negative",
+            "w2v_window",
             "bigram_min_freq",
             "seed",
             "max_length",
@@ -213,6 +216,7 @@ def word_vectors(
         min_count=cfg.w2v_min_count,
         epochs=cfg.w2v_epochs,
         negative=cfg.w2v_negative,
+        window=cfg.w2v_window,
         seed=cfg.seed,
     )
     if cfg.vectors == "word2vec+sentiment":
@@ -226,6 +230,7 @@ def word_vectors(
             min_count=2,
             epochs=cfg.w2v_epochs,
             negative=cfg.w2v_negative,
+            window=cfg.w2v_window,
             seed=cfg.seed,
         )
     if cache is not None:
@@ -309,7 +314,7 @@ def train_member(job: MemberJob) -> tuple[dict[str, Tensor], list[dict[str, floa
             ids = word_dropout(ids, cfg.word_dropout, generator)
             labels = torch.tensor([job.data.train[i][1] for i in batch])
             logits = model(ids, lens).logits
-            loss = F.cross_entropy(logits, labels)
+            loss = F.cross_entropy(logits, labels, label_smoothing=cfg.label_smoothing)
             optimizer.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
             if cfg.fgm > 0 and not cfg.freeze_embeddings:

@@ -126,3 +126,12 @@ def test_whole_repeats_add_copies_of_the_sst_sentences_and_keep_the_vocabulary(d
     assert weighted.vocab.itos == plain.vocab.itos
     assert record["training"]["train_examples"] == plain_record["training"]["train_examples"] + 2 * len(corpus.whole)
     assert not torch.equal(plain.members[0]["rnn.weight_hh_l0"], weighted.members[0]["rnn.weight_hh_l0"])
+
+
+def test_label_smoothing_changes_training_and_is_recorded(data_dir: Path, tmp_path: Path) -> None:
+    cfg = replace(tiny_config(data_dir, tmp_path / "s.pt"), epochs=1)
+    plain, _ = train(cfg)
+    smoothed, record = train(replace(cfg, label_smoothing=0.1))
+    assert record["training"]["config"]["label_smoothing"] == 0.1
+    assert not torch.equal(plain.members[0]["head.weight"], smoothed.members[0]["head.weight"])
+    assert parse_args(["--label-smoothing", "0.1", "--w2v-window", "2"]).w2v_window == 2
