@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export SENTIMENT_DATA_DIR ?= $(abspath $(DATA_DIR))
 
-.PHONY: help serve test lint typecheck train evaluate ablations bench memory fuzz container-smoke clean
+.PHONY: help serve test lint typecheck train evaluate ablations bench stages memory fuzz container-smoke clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ ablations: $(VENV)/.dev  ## what each recipe idea gives (LANG_=en|zh; slow: one 
 
 bench: $(VENV)/.dev  ## side-by-side benchmark (needs wrk: apt-get install wrk); writes bench/RESULTS.md
 	$(PY) -m bench.run
+
+stages: $(VENV)/.dev  ## where a /predict request's time goes, stage by stage (needs wrk); writes bench/STAGES.md
+	$(PY) -m bench.stages
 
 memory: $(VENV)/.dev  ## resident and peak memory after each model-loading step (bench/memory.py)
 	$(PY) -m bench.memory
