@@ -83,6 +83,7 @@ class TrainConfig:
     w2v_min_count: int = 3
     w2v_negative: int = 5
     w2v_window: int = 5
+    sentiment_epochs: int = 3  # passes over the IMDB reviews when tuning vectors towards sentiment
     vocab_size: int = 0  # cap (0: no cap)
     min_freq: int = 1
     bigram_min_freq: int = 0  # > 0: left-bigram input embeddings from bigrams seen this often
@@ -194,6 +195,7 @@ def word_vectors(
             "w2v_min_count",
             "w2v_negative",
             "w2v_window",
+            "sentiment_epochs",
             "bigram_min_freq",
             "seed",
             "max_length",
@@ -221,7 +223,9 @@ def word_vectors(
     )
     if cfg.vectors == "word2vec+sentiment":
         labels = [ex.label for ex in corpus.pretraining]
-        vectors = pretrain.sentiment_tune(vectors, texts[: len(corpus.pretraining)], labels, seed=cfg.seed)
+        vectors = pretrain.sentiment_tune(
+            vectors, texts[: len(corpus.pretraining)], labels, epochs=cfg.sentiment_epochs, seed=cfg.seed
+        )
     bigram_vectors = None
     if cfg.bigram_min_freq:
         bigram_vectors = pretrain.word2vec(

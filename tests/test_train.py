@@ -135,3 +135,14 @@ def test_label_smoothing_changes_training_and_is_recorded(data_dir: Path, tmp_pa
     assert record["training"]["config"]["label_smoothing"] == 0.1
     assert not torch.equal(plain.members[0]["head.weight"], smoothed.members[0]["head.weight"])
     assert parse_args(["--label-smoothing", "0.1", "--w2v-window", "2"]).w2v_window == 2
+
+
+def test_sentiment_epochs_move_the_pretrained_vectors(data_dir: Path, tmp_path: Path) -> None:
+    cfg = replace(
+        tiny_config(data_dir, tmp_path / "v.pt"), vectors="word2vec+sentiment", freeze_embeddings=True, epochs=1
+    )
+    once, _ = train(replace(cfg, sentiment_epochs=1))
+    twice, record = train(replace(cfg, sentiment_epochs=2))
+    assert record["training"]["config"]["sentiment_epochs"] == 2
+    assert once.vocab.itos == twice.vocab.itos
+    assert not torch.equal(once.members[0]["embedding.weight"], twice.members[0]["embedding.weight"])
