@@ -77,6 +77,10 @@ ROWS: dict[str, list[tuple[str, list[str]]]] = {
         ("... label smoothing 0.1, 3 members", ["--members", "3", "--label-smoothing", "0.1"]),
         ("... word2vec window 2 instead of 5, 3 members", ["--members", "3", "--w2v-window", "2"]),
         ("... word2vec without sentiment tuning, 3 members", ["--members", "3", "--vectors", "word2vec"]),
+        (
+            "... 6 sentiment-tuning passes over IMDB instead of 3, 3 members",
+            ["--members", "3", "--sentiment-epochs", "6"],
+        ),
     ],
     "zh": [
         (
