@@ -7,7 +7,8 @@ core) against servers that each stop a request one stage later:
 2. ``http``: the service up to the prediction (middleware, metrics, parsing, language routing,
    tokenizing, encoding); the answer is a fixed prediction, the micro-batcher and model skipped.
 3. ``batcher``: as 2 plus the micro-batcher and its inference thread, which returns the fixed
-   prediction instead of running the model.
+   prediction instead of running the model (and the per-label prediction counter, which the
+   service updates beside the batcher call).
 4. ``service``: the service as shipped.
 
 On one core, microseconds per request (1 / req/s) add up: the difference between neighbouring
