@@ -168,10 +168,16 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seconds", type=int, default=8, help="duration of each wrk run")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--members", default="6,1", help="ensemble sizes to serve, comma-separated")
+    p.add_argument("--members", default="", help="ensemble sizes to serve, comma-separated (default: all, then 1)")
     args = p.parse_args(argv)
     texts = sst_test_sentences()
-    sizes = [int(m) for m in args.members.split(",")]
+    if args.members:
+        sizes = [int(m) for m in args.members.split(",")]
+    else:
+        from model.checkpoint import load_checkpoint
+        from model.corpora import default_checkpoint
+
+        sizes = [len(load_checkpoint(default_checkpoint("en")).members), 1]
     with tempfile.TemporaryDirectory() as tmp:
         bodies = write_bodies(Path(tmp) / "bodies.jsonl", [{"text": t} for t in texts])
         runs: dict[int, dict[str, list[float]]] = {m: {s: [] for s in STAGES} for m in sizes}

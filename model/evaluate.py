@@ -44,7 +44,7 @@ def evaluate(ckpt: Checkpoint, data_dir: Path) -> dict[str, Any]:
     return out
 
 
-def seed_spread(ckpt: Checkpoint, data_dir: Path, sizes: tuple[int, ...] = (1, 3)) -> list[dict[str, Any]]:
+def seed_spread(ckpt: Checkpoint, data_dir: Path, sizes: tuple[int, ...] = (1, 2, 3)) -> list[dict[str, Any]]:
     """Dev and test accuracy of every k-member subset of the ensemble (argmax of summed logits).
 
     The members differ only by seed, so this is how much a single training run of k members moves

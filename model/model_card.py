@@ -21,7 +21,7 @@ INTENDED_USE = {
         "movie-review sentences and phrases (SST-2) with word vectors learned from movie reviews (IMDB): it "
         "reads other domains (products, restaurants) through those vectors, but expect lower accuracy there "
         "(see *other-domains*). Neutral or mixed text still gets one of the two labels; sarcasm and long "
-        'documents are weak spots, and so is negation: "Not good." is only just negative (0.55) and "Not '
+        'documents are weak spots, and so is negation: "Not good." is only just negative (0.56) and "Not '
         'bad." negative (see *negation-contrast*, a hand-written probe).'
     ),
     "zh": (

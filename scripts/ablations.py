@@ -55,6 +55,7 @@ ROWS: dict[str, list[tuple[str, list[str]]]] = {
         ),
         ("... max pooling instead of last+max (the recipe now), 1 member", ["--members", "1"]),
         ("max pooling (the recipe), 3 members", ["--members", "3"]),
+        ("max pooling, 6 members (shipped until 3 members matched it on dev)", ["--members", "6"]),
         ("... mean+max pooling instead of max, 3 members", ["--members", "3", "--pooling", "mean+max"]),
         ("... word dropout 0.1, 3 members", ["--members", "3", "--word-dropout", "0.1"]),
         ("... input dropout 0.4 instead of 0.25, 3 members", ["--members", "3", "--embedding-dropout", "0.4"]),

@@ -47,7 +47,7 @@ def test_cli_prints_metrics_and_writes_the_card(
     main(["--checkpoint", str(ensemble), "--data-dir", str(data_dir), "--card", str(card)])
     printed = json.loads(capsys.readouterr().out)
     assert printed["test"]["n"] == 1821
-    assert [r["members"] for r in printed["seed_spread"]] == [1, 3]
+    assert [r["members"] for r in printed["seed_spread"]] == [1, 2, 3]
     text = card.read_text()
     assert "### Seed spread" in text
     one = printed["seed_spread"][0]["dev"]
