@@ -52,12 +52,15 @@ def seed_spread(ckpt: Checkpoint, data_dir: Path, sizes: tuple[int, ...] = (1, 2
     """
     corpus = corpora.load(ckpt.language, data_dir)
     splits = {"dev": corpus.dev, "test": corpus.test}
+    ids = {
+        split: [ckpt.vocab.encode(corpus.tokenize(ex.text)[: ckpt.max_length]) for ex in examples]
+        for split, examples in splits.items()
+    }
     logits: dict[str, list[torch.Tensor]] = {split: [] for split in splits}
     for member in ckpt.members:
         classifier = Classifier(replace(ckpt, members=[member], temperature=1.0))
-        for split, examples in splits.items():
-            ids = [ckpt.vocab.encode(corpus.tokenize(ex.text)[: ckpt.max_length]) for ex in examples]
-            logits[split].append(classifier.predict_logits(ids))
+        for split in splits:
+            logits[split].append(classifier.predict_logits(ids[split]))
     labels = {split: torch.tensor([ex.label for ex in examples]) for split, examples in splits.items()}
     out = []
     for k in sizes:
