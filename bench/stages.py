@@ -31,6 +31,7 @@ from typing import Any
 import httpx
 import torch
 from fastapi import FastAPI
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.run import BENCH, Server, machine, sst_test_sentences, write_bodies, wrk
 
@@ -108,11 +109,11 @@ def measure(stage: str, members: int, bodies: Path, seconds: int) -> dict[str, A
         wrk(url, bodies, 16, 2)  # warm-up
         result = wrk(url, bodies, 16, seconds)
         if stage == "service":
-            metrics = httpx.get(server.url + "/metrics").text
             values = {
-                line.split("{")[0]: float(line.rsplit(" ", 1)[1])
-                for line in metrics.splitlines()
-                if line.startswith("sentiment_forward_batch_size_")
+                sample.name: sample.value
+                for family in text_string_to_metric_families(httpx.get(server.url + "/metrics").text)
+                if family.name == "sentiment_forward_batch_size"
+                for sample in family.samples
             }
             count = values.get("sentiment_forward_batch_size_count", 0.0)
             result["mean_batch"] = values.get("sentiment_forward_batch_size_sum", 0.0) / count if count else 0.0
