@@ -82,6 +82,10 @@ ROWS: dict[str, list[tuple[str, list[str]]]] = {
             "... 6 sentiment-tuning passes over IMDB instead of 3, 3 members",
             ["--members", "3", "--sentiment-epochs", "6"],
         ),
+        (
+            "... word-bigram inputs (frozen word2vec bigram vectors, bigrams seen 5+ times), 3 members",
+            ["--members", "3", "--bigram-min-freq", "5"],
+        ),
     ],
     "zh": [
         (
