@@ -86,6 +86,7 @@ ROWS: dict[str, list[tuple[str, list[str]]]] = {
             "... word-bigram inputs (frozen word2vec bigram vectors, bigrams seen 5+ times), 3 members",
             ["--members", "3", "--bigram-min-freq", "5"],
         ),
+        ("... two RNN layers instead of one, 3 members", ["--members", "3", "--num-layers", "2"]),
     ],
     "zh": [
         (
