@@ -42,7 +42,9 @@ class Classifier:
         self.models: list[SentimentRNN] = [] if self.fast else ckpt.build_models()
         self.ckpt = ckpt.without_embeddings() if self.fast else ckpt
         self.path = (
-            "fast: precomputed input projection per token, all directions and members in one batched loop"
+            "fast: precomputed input projection per token"
+            + (" (per batch for bigrams)" if cfg.bigram_vocab_size else "")
+            + ", all directions and members in one batched loop"
             if self.fast
             else "torch.nn.RNN (packed sequences)"
         )
