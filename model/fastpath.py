@@ -12,8 +12,8 @@ differently:
   no packing is needed; max and mean pooling are running maximum and sum, not stored outputs.
 - Bigram inputs (the Chinese model) are the exception: a table of every bigram would be 4x the
   token table (22,721 bigrams x 6 streams x 128 floats = 70 MB of a worker), so the fast path keeps
-  the checkpoint's float16 bigram embeddings (17 MB) and projects, per batch, only the bigrams
-  that batch contains (about half its positions), in one matmul.
+  the checkpoint's float16 bigram embeddings (17 MB) and projects, per batch, only the distinct
+  bigrams that batch contains (a repeated bigram once), in one matmul.
 - Wide steps (many texts x streams) read their table rows per step, only for the running texts,
   and compute tanh as 2 sigmoid(2z) - 1: on this CPU torch's sigmoid is ~10x faster than its tanh,
   which made tanh, not the matmul, the largest cost of a batch. Narrow steps, where per-op
@@ -156,8 +156,8 @@ class FastRNN:
 
         tables = [(rows(forward, self.table.size(1)), self.table.view(-1, hidden))]
         if self.bigram_embedding is not None:
-            # This batch's distinct bigrams (about half its positions), each projected once per
-            # stream: one [S, U, E] @ [S, E, H] matmul, a table of U rows per stream.
+            # This batch's distinct bigrams, each projected once per stream: one
+            # [S, U, E] @ [S, E, H] matmul, a table of U rows per stream.
             grams = bigram_ids(forward, self.bigram_keys, self.config.vocab_size)
             distinct, inverse = torch.unique(grams, return_inverse=True)
             embedded = self.bigram_embedding.view(self.members, -1, self.bigram_w_ih_t.size(1))[:, distinct]
