@@ -125,6 +125,18 @@ def test_fast_path_keeps_no_embedding_tables(tiny_zh_checkpoint: Path) -> None:
     assert len(Classifier(ckpt, fast=False).models) == len(ckpt.members)
 
 
+def test_bigram_inputs_stay_float16_embeddings_not_a_projected_table(tiny_zh_checkpoint: Path) -> None:
+    """A per-stream projected bigram table would be 4x the token table for the Chinese model."""
+    ckpt = load_checkpoint(tiny_zh_checkpoint)
+    fast = Classifier(ckpt).fast
+    assert fast is not None
+    cfg = ckpt.model_config
+    assert fast.bigram_embedding is not None
+    assert fast.bigram_embedding.dtype == torch.float16
+    assert fast.bigram_embedding.shape == (len(ckpt.members) * cfg.bigram_vocab_size, cfg.embedding_dim)
+    assert fast.table.shape == (len(ckpt.members) * cfg.num_directions, cfg.vocab_size, cfg.hidden_size)
+
+
 def test_large_batches_run_in_passes_within_the_memory_budget(
     tiny_checkpoint: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
