@@ -177,14 +177,11 @@ class FastRNN:
         return gather
 
 
-def _project(embedding: Tensor, w_ih: Tensor, bias: Tensor | None, out: Tensor, block: int = 4096) -> None:
-    """out = embedding @ w_ih.T (+ bias), a block of rows at a time, widening float16 rows per block."""
+def _project(embedding: Tensor, w_ih: Tensor, bias: Tensor, out: Tensor, block: int = 4096) -> None:
+    """out = embedding @ w_ih.T + bias, a block of rows at a time, widening float16 rows per block."""
     for start in range(0, embedding.size(0), block):
         rows = embedding[start : start + block].float()
-        if bias is None:
-            torch.mm(rows, w_ih.t(), out=out[start : start + block])
-        else:
-            torch.addmm(bias, rows, w_ih.t(), out=out[start : start + block])
+        torch.addmm(bias, rows, w_ih.t(), out=out[start : start + block])
 
 
 def _running_counts(lengths: list[int], steps: int) -> list[int]:
