@@ -160,7 +160,7 @@ class FastRNN:
             # [S, U, E] @ [S, E, H] matmul, a table of U rows per stream.
             grams = bigram_ids(forward, self.bigram_keys, self.config.vocab_size)
             distinct, inverse = torch.unique(grams, return_inverse=True)
-            embedded = self.bigram_embedding.view(self.members, -1, self.bigram_w_ih_t.size(1))[:, distinct]
+            embedded = self.bigram_embedding.view(self.members, -1, self.config.embedding_dim)[:, distinct]
             projected = torch.bmm(embedded.float().repeat_interleave(dirs, 0), self.bigram_w_ih_t)
             tables.append((rows(inverse, distinct.numel()), projected.view(-1, hidden)))
 
