@@ -75,6 +75,7 @@ class TrainConfig:
     embedding_dropout: float = 0.25
     word_dropout: float = 0.0
     fgm: float = 0.0  # adversarial training: step size on the embedding tables (0: off)
+    adversarial: float = 0.0  # adversarial training: L2 size of each text's input perturbation (0: off)
     transfer_sentences: int = 0  # > 0: first train on this many IMDB sentences (review labels), then SST
     whole_repeats: int = 1  # copies of each whole training text (SST sentences) among its phrases
     freeze_embeddings: bool = False
@@ -319,10 +320,13 @@ def train_member(job: MemberJob) -> tuple[dict[str, Tensor], list[dict[str, floa
             ids, lens = pad_batch([job.data.train[i][0] for i in batch])
             ids = word_dropout(ids, cfg.word_dropout, generator)
             labels = torch.tensor([job.data.train[i][1] for i in batch])
-            logits = model(ids, lens).logits
+            inputs = model.embed(ids).detach().requires_grad_() if cfg.adversarial > 0 else None
+            logits = model(ids, lens, inputs).logits
             loss = F.cross_entropy(logits, labels, label_smoothing=cfg.label_smoothing)
             optimizer.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
+            if inputs is not None:
+                adversarial_inputs_step(model, inputs, ids, lens, labels, cfg.adversarial, cfg.label_smoothing)
             if cfg.fgm > 0 and not cfg.freeze_embeddings:
                 adversarial_step(model, tables, ids, lens, labels, cfg.fgm)
             nn.utils.clip_grad_norm_(params, cfg.clip)
@@ -379,6 +383,26 @@ def adversarial_step(
     F.cross_entropy(model(ids, lens).logits, labels).backward()  # type: ignore[no-untyped-call]
     for table, move in moves:
         table.data.sub_(move)
+
+
+def adversarial_inputs_step(
+    model: SentimentRNN,
+    inputs: Tensor,
+    ids: Tensor,
+    lens: Tensor,
+    labels: Tensor,
+    eps: float,
+    label_smoothing: float,
+) -> None:
+    """Adversarial training on the input vectors (Miyato et al. 2017): move each text's inputs eps
+    along its own normalised loss gradient and add the gradient of the loss there. Works with frozen
+    tables, which it never touches."""
+    grad = inputs.grad
+    assert grad is not None
+    norm = grad.flatten(1).norm(dim=1).clamp_min(1e-12)[:, None, None]
+    moved = inputs.detach() + eps * grad / norm
+    loss = F.cross_entropy(model(ids, lens, moved).logits, labels, label_smoothing=label_smoothing)
+    loss.backward()  # type: ignore[no-untyped-call]
 
 
 def imdb_sentences(cfg: TrainConfig, corpus: corpora.Corpus, vocab: Vocab) -> list[tuple[list[int], int]]:

@@ -146,3 +146,21 @@ def test_sentiment_epochs_move_the_pretrained_vectors(data_dir: Path, tmp_path: 
     assert record["training"]["config"]["sentiment_epochs"] == 2
     assert once.vocab.itos == twice.vocab.itos
     assert not torch.equal(once.members[0]["embedding.weight"], twice.members[0]["embedding.weight"])
+
+
+def test_adversarial_inputs_change_training_leave_frozen_tables_alone_and_stay_deterministic(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    cfg = replace(tiny_config(data_dir, tmp_path / "a.pt"), epochs=1, members=2, freeze_embeddings=True)
+    plain, _ = train(cfg)
+    adv, record = train(replace(cfg, adversarial=0.5))
+    again, _ = train(replace(cfg, adversarial=0.5))
+    assert record["training"]["config"]["adversarial"] == 0.5
+    assert not torch.equal(plain.members[0]["rnn.weight_hh_l0"], adv.members[0]["rnn.weight_hh_l0"])
+    # The perturbation is on each text's input vectors, never on the tables: frozen tables stay
+    # bit-identical (pre-trained ones are then shared by all members and stored once).
+    for p_member, a_member in zip(plain.members, adv.members, strict=True):
+        assert torch.equal(p_member["embedding.weight"], a_member["embedding.weight"])
+    for k, v in adv.members[0].items():
+        assert torch.equal(v, again.members[0][k]), k
+    assert parse_args(["--adversarial", "0.2"]).adversarial == 0.2
