@@ -216,7 +216,7 @@ def write_card(
         f"**{cost['batch_64_ms_per_text']:.3f} ms**. `bench/RESULTS.md` has the service's end-to-end figures.",
         "",
     ]
-    ablations = ARTIFACTS / f"ABLATIONS.{lang}.md"
-    if ablations.is_file():
-        lines += [ablations.read_text().rstrip(), ""]
+    for made_elsewhere in (f"ABLATIONS.{lang}.md", f"POOLED.{lang}.md"):  # scripts.ablations, scripts.pooled
+        if (ARTIFACTS / made_elsewhere).is_file():
+            lines += [(ARTIFACTS / made_elsewhere).read_text().rstrip(), ""]
     card.write_text("\n".join(lines))

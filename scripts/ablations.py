@@ -198,6 +198,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--jobs", type=int, default=1, help="rows trained at once (each then pre-trains its own vectors)")
     p.add_argument("--from-json", type=Path, default=None, help="re-render the rows saved by an earlier run")
     p.add_argument("--out", type=Path, default=None, help="default: model/artifacts/ABLATIONS.<lang>.md")
+    p.add_argument(
+        "--keep", type=Path, default=None, help="keep each row's checkpoint here (for `python -m scripts.pooled`)"
+    )
     args = p.parse_args(argv)
     out = args.out or ARTIFACTS / f"ABLATIONS.{args.lang}.md"
     if args.from_json:
@@ -210,6 +213,8 @@ def main(argv: list[str] | None = None) -> None:
         machine = f"{os.cpu_count()} CPU cores, {args.jobs} row(s) at a time, torch {torch.__version__}"
         done: dict[int, dict[str, object]] = {}
         rows = []
+        if args.keep:
+            args.keep.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory() as tmp, ThreadPoolExecutor(max_workers=args.jobs) as pool:
             # One shared vector cache when rows run one after another; one per row when they run at once.
             jobs = {
@@ -220,7 +225,7 @@ def main(argv: list[str] | None = None) -> None:
                     flags,
                     args.data_dir,
                     Path(tmp) / ("cache" if args.jobs == 1 else f"cache-{i}"),
-                    Path(tmp) / f"row-{i}.pt",
+                    (args.keep or Path(tmp)) / f"row-{i}.pt",
                 ): i
                 for i, label, flags in todo
             }

@@ -1,0 +1,155 @@
+"""How far more members can go: ``python -m scripts.pooled CKPT [CKPT ...] --out FILE``.
+
+Ensembling is the recipe's last lever: if it is not enough, is it worth more members, or members
+trained differently? This pools every member of the given checkpoints (e.g. the ablation runs,
+kept with ``python -m scripts.ablations --keep DIR``) into one ensemble, averaged as the service
+averages (the members' logits), and counts the test texts by how many members get them right: the
+texts every member gets wrong are out of reach of any average of these members. It also picks
+members greedily on dev, to show how much of a dev gain from choosing members carries to test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from model import corpora
+from model.checkpoint import load_checkpoint
+from model.data import default_data_dir
+from model.inference import Classifier
+
+SPLITS = ("dev", "test")
+
+
+@dataclass
+class Run:
+    """One checkpoint: where it came from and each member's dev and test logits."""
+
+    name: str
+    command: str
+    logits: dict[str, list[Tensor]]  # split -> one [texts, labels] tensor per member
+
+
+def member_logits(paths: list[Path], data_dir: Path) -> tuple[list[Run], dict[str, Tensor]]:
+    """Every member of every checkpoint, scored alone (raw logits) on dev and test."""
+    runs: list[Run] = []
+    corpus: corpora.Corpus | None = None
+    language = ""
+    tokens: dict[str, list[list[str]]] = {}
+    for path in paths:
+        ckpt = load_checkpoint(path)
+        if corpus is None:
+            language = ckpt.language
+            corpus = corpora.load(language, data_dir)
+            tokens = {s: [corpus.tokenize(ex.text) for ex in getattr(corpus, s)] for s in SPLITS}
+        elif ckpt.language != language:
+            raise ValueError(f"{path} is a {ckpt.language} checkpoint; the first one given is {language}")
+        ids = {s: [ckpt.vocab.encode(t[: ckpt.max_length]) for t in tokens[s]] for s in SPLITS}
+        logits: dict[str, list[Tensor]] = {s: [] for s in SPLITS}
+        for member in ckpt.members:
+            classifier = Classifier(replace(ckpt, members=[member], temperature=1.0))
+            for s in SPLITS:
+                logits[s].append(classifier.predict_logits(ids[s]))
+        command = ckpt.training.get("command", "")
+        runs.append(Run(path.stem, command if isinstance(command, str) else shlex.join(command), logits))
+        print(f"{path}: {len(ckpt.members)} members", file=sys.stderr, flush=True)
+    if corpus is None:
+        raise ValueError("no checkpoints given")
+    labels = {s: torch.tensor([ex.label for ex in getattr(corpus, s)]) for s in SPLITS}
+    return runs, labels
+
+
+def accuracy(logits: Tensor, labels: Tensor) -> float:
+    return float((logits.argmax(-1) == labels).float().mean())
+
+
+def average(members: list[Tensor]) -> Tensor:
+    return torch.stack(members).mean(0)
+
+
+def greedy(members: dict[str, list[Tensor]], labels: dict[str, Tensor], steps: int) -> list[tuple[int, float, float]]:
+    """Forward selection on dev, repeats allowed (Caruana et al. 2004): after each step, the chosen
+    member and the dev and test accuracy of the running average."""
+    chosen: list[int] = []
+    out = []
+    for _ in range(steps):
+        scores = [
+            accuracy(average([members["dev"][i] for i in [*chosen, j]]), labels["dev"])
+            for j in range(len(members["dev"]))
+        ]
+        best = max(range(len(scores)), key=lambda j: (scores[j], -j))
+        chosen.append(best)
+        out.append((best, scores[best], accuracy(average([members["test"][i] for i in chosen]), labels["test"])))
+    return out
+
+
+def render(runs: list[Run], labels: dict[str, Tensor], command: str, steps: int = 10) -> str:
+    members = {s: [m for r in runs for m in r.logits[s]] for s in SPLITS}
+    names = [f"{r.name}:{i + 1}" for r in runs for i in range(len(r.logits["dev"]))]
+    n = len(names)
+    lines = [
+        "## Pooled members: how far more members go",
+        "",
+        f"Made by `{command}`. Each checkpoint's own ensemble, then all {n} members of the {len(runs)} "
+        "checkpoints averaged as one ensemble (mean of the members' logits, as the service averages).",
+        "",
+        "| checkpoint | command | members | mean member dev | ensemble dev | mean member test | ensemble test |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in runs:
+        dev = [accuracy(m, labels["dev"]) for m in r.logits["dev"]]
+        test = [accuracy(m, labels["test"]) for m in r.logits["test"]]
+        lines.append(
+            f"| {r.name} | `{r.command}` | {len(dev)} | {100 * sum(dev) / len(dev):.2f} | "
+            f"{100 * accuracy(average(r.logits['dev']), labels['dev']):.2f} | {100 * sum(test) / len(test):.2f} | "
+            f"{100 * accuracy(average(r.logits['test']), labels['test']):.2f} |"
+        )
+    pooled = {s: average(members[s]) for s in SPLITS}
+    right = torch.stack([m.argmax(-1) == labels["test"] for m in members["test"]]).float().mean(0)
+    split = (right > 0) & (right < 1)
+    pooled_right = pooled["test"].argmax(-1) == labels["test"]
+    lines += [
+        "",
+        f"**All {n} members as one ensemble**: dev {100 * accuracy(pooled['dev'], labels['dev']):.2f}%, "
+        f"test **{100 * accuracy(pooled['test'], labels['test']):.2f}%**.",
+        "",
+        f"**Test texts by how many of the {n} members get them right**: every member "
+        f"{100 * float((right == 1).float().mean()):.2f}%, none {100 * float((right == 0).float().mean()):.2f}%, "
+        f"some {100 * float(split.float().mean()):.2f}% (the pooled ensemble is right on "
+        f"{100 * float(pooled_right[split].float().mean()) if split.any() else 0.0:.2f}% of those).",
+        "",
+        "**Members chosen on dev** (greedy forward selection, repeats allowed: each step adds the member "
+        "that most raises the running average's dev accuracy):",
+        "",
+        "| step | member added | dev | test |",
+        "|---|---|---|---|",
+    ]
+    for step, (i, dev_acc, test_acc) in enumerate(greedy(members, labels, steps), 1):
+        lines.append(f"| {step} | {names[i]} | {100 * dev_acc:.2f} | {100 * test_acc:.2f} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoints", type=Path, nargs="+")
+    p.add_argument("--data-dir", type=Path, default=default_data_dir())
+    p.add_argument("--steps", type=int, default=10, help="greedy selection steps")
+    p.add_argument("--out", type=Path, default=None, help="write the markdown here (default: stdout only)")
+    args = p.parse_args(argv)
+    runs, labels = member_logits(args.checkpoints, args.data_dir)
+    command = "python -m scripts.pooled " + " ".join(shlex.quote(str(c)) for c in args.checkpoints)
+    text = render(runs, labels, command, args.steps)
+    if args.out:
+        args.out.write_text(text)
+        print(f"wrote {args.out}", file=sys.stderr)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

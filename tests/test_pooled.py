@@ -1,0 +1,61 @@
+"""`python -m scripts.pooled`: members of several real checkpoints pooled into one ensemble."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from model.checkpoint import load_checkpoint, save_checkpoint
+from model.evaluate import evaluate
+from model.train import train
+from scripts.pooled import accuracy, average, greedy, main, member_logits
+from tests.conftest import tiny_config
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    out = tmp_path_factory.mktemp("pool") / "pair.pt"
+    ckpt, _ = train(replace(tiny_config(data_dir, out, seed=11), members=2, epochs=1))
+    save_checkpoint(ckpt, out)
+    return out
+
+
+def test_each_checkpoint_averages_as_the_service_does(pair: Path, tiny_checkpoint: Path, data_dir: Path) -> None:
+    runs, labels = member_logits([pair, tiny_checkpoint], data_dir)
+    assert [r.name for r in runs] == ["pair", "tiny"]
+    assert [len(r.logits["dev"]) for r in runs] == [2, 1]
+    for run, path in zip(runs, (pair, tiny_checkpoint), strict=True):
+        metrics = evaluate(load_checkpoint(path), data_dir)
+        for split in ("dev", "test"):
+            assert len(run.logits[split][0]) == len(labels[split])
+            assert accuracy(average(run.logits[split]), labels[split]) == pytest.approx(metrics[split]["accuracy"])
+
+
+def test_greedy_selection_starts_from_the_best_member_on_dev(pair: Path, tiny_checkpoint: Path, data_dir: Path) -> None:
+    runs, labels = member_logits([pair, tiny_checkpoint], data_dir)
+    members = {s: [m for r in runs for m in r.logits[s]] for s in ("dev", "test")}
+    steps = greedy(members, labels, 4)
+    assert len(steps) == 4
+    first, dev_acc, test_acc = steps[0]
+    assert dev_acc == max(accuracy(m, labels["dev"]) for m in members["dev"])
+    assert test_acc == accuracy(members["test"][first], labels["test"])
+    assert all(0 <= i < 3 for i, _, _ in steps)
+
+
+def test_cli_writes_the_pooled_table(pair: Path, tiny_checkpoint: Path, data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "POOLED.md"
+    main([str(pair), str(tiny_checkpoint), "--data-dir", str(data_dir), "--steps", "2", "--out", str(out)])
+    text = out.read_text()
+    assert "**All 3 members as one ensemble**" in text
+    assert "| pair | `" in text
+    assert "| tiny | `" in text
+    assert "| 2 | " in text  # the second greedy step
+
+
+def test_checkpoints_of_two_languages_are_refused(
+    tiny_checkpoint: Path, tiny_zh_checkpoint: Path, data_dir: Path
+) -> None:
+    with pytest.raises(ValueError, match="zh checkpoint"):
+        member_logits([tiny_checkpoint, tiny_zh_checkpoint], data_dir)
