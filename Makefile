@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export SENTIMENT_DATA_DIR ?= $(abspath $(DATA_DIR))
 
-.PHONY: help serve test lint typecheck train evaluate ablations bench stages memory fuzz container-smoke clean
+.PHONY: help serve test lint typecheck train evaluate ablations pooled bench stages memory fuzz container-smoke clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -40,8 +40,14 @@ train: $(VENV)/.dev  ## train a shipped checkpoint (LANG_=en: ~12 min, LANG_=zh:
 evaluate: $(VENV)/.dev  ## evaluate a shipped checkpoint (LANG_=en|zh); rewrite its model card and plot
 	$(PY) -m model.evaluate --lang $(LANG_) --data-dir $(SENTIMENT_DATA_DIR)
 
-ablations: $(VENV)/.dev  ## what each recipe idea gives (LANG_=en|zh; slow: one training run per row)
-	$(PY) -m scripts.ablations --lang $(LANG_) --data-dir $(SENTIMENT_DATA_DIR)
+KEEP ?= ablation-checkpoints
+
+ablations: $(VENV)/.dev  ## what each recipe idea gives (LANG_=en|zh; slow: one training run per row); keeps each row's checkpoint in KEEP
+	$(PY) -m scripts.ablations --lang $(LANG_) --data-dir $(SENTIMENT_DATA_DIR) --keep $(KEEP)/$(LANG_)
+
+pooled: $(VENV)/.dev  ## the shipped checkpoint and every kept ablation checkpoint pooled into one ensemble (after make ablations)
+	$(PY) -m scripts.pooled $$($(PY) -c 'from model.corpora import default_checkpoint; print(default_checkpoint("$(LANG_)"))') \
+		$$(ls $(KEEP)/$(LANG_)/row-*.pt | sort -V) --data-dir $(SENTIMENT_DATA_DIR) --out model/artifacts/POOLED.$(LANG_).md
 
 bench: $(VENV)/.dev  ## side-by-side benchmark (needs wrk: apt-get install wrk); writes bench/RESULTS.md
 	$(PY) -m bench.run

@@ -87,6 +87,18 @@ ROWS: dict[str, list[tuple[str, list[str]]]] = {
             ["--members", "3", "--bigram-min-freq", "5"],
         ),
         ("... two RNN layers instead of one, 3 members", ["--members", "3", "--num-layers", "2"]),
+        (
+            "... adversarial examples on the input vectors, size 0.1 per text, 3 members",
+            ["--members", "3", "--adversarial", "0.1"],
+        ),
+        (
+            "... adversarial examples on the input vectors, size 0.2 per text, 3 members",
+            ["--members", "3", "--adversarial", "0.2"],
+        ),
+        (
+            "... adversarial examples on the input vectors, size 1.0 per text, 3 members",
+            ["--members", "3", "--adversarial", "1.0"],
+        ),
     ],
     "zh": [
         (

@@ -73,20 +73,37 @@ def average(members: list[Tensor]) -> Tensor:
     return torch.stack(members).mean(0)
 
 
-def greedy(members: dict[str, list[Tensor]], labels: dict[str, Tensor], steps: int) -> list[tuple[int, float, float]]:
-    """Forward selection on dev, repeats allowed (Caruana et al. 2004): after each step, the chosen
-    member and the dev and test accuracy of the running average."""
+def greedy(members: list[Tensor], labels: Tensor, steps: int) -> list[tuple[int, float]]:
+    """Forward selection, repeats allowed (Caruana et al. 2004): after each step, the member added and
+    the accuracy of the running average on ``labels``."""
     chosen: list[int] = []
     out = []
     for _ in range(steps):
-        scores = [
-            accuracy(average([members["dev"][i] for i in [*chosen, j]]), labels["dev"])
-            for j in range(len(members["dev"]))
-        ]
+        scores = [accuracy(average([members[i] for i in [*chosen, j]]), labels) for j in range(len(members))]
         best = max(range(len(scores)), key=lambda j: (scores[j], -j))
         chosen.append(best)
-        out.append((best, scores[best], accuracy(average([members["test"][i] for i in chosen]), labels["test"])))
+        out.append((best, scores[best]))
     return out
+
+
+def held_out(
+    members: list[Tensor], first: list[Tensor], labels: Tensor, steps: int, rounds: int = 20
+) -> dict[str, float]:
+    """Does choosing members on dev carry over? Over seeded random halvings of dev: choose on one
+    half (the greedy prefix with the best accuracy there), score on the other, beside the first
+    checkpoint's ensemble and the plain average of all members on that same other half."""
+    totals = {"chosen": 0.0, "first": 0.0, "all": 0.0, "size": 0.0}
+    for seed in range(rounds):
+        order = torch.randperm(len(labels), generator=torch.Generator().manual_seed(seed))
+        a, b = order[: len(order) // 2], order[len(order) // 2 :]
+        path = greedy([m[a] for m in members], labels[a], steps)
+        size = max(range(len(path)), key=lambda k: (path[k][1], -k)) + 1
+        chosen = [i for i, _ in path[:size]]
+        totals["chosen"] += accuracy(average([members[i][b] for i in chosen]), labels[b])
+        totals["first"] += accuracy(average([m[b] for m in first]), labels[b])
+        totals["all"] += accuracy(average([m[b] for m in members]), labels[b])
+        totals["size"] += size
+    return {k: v / rounds for k, v in totals.items()}
 
 
 def render(runs: list[Run], labels: dict[str, Tensor], command: str, steps: int = 10) -> str:
@@ -97,7 +114,9 @@ def render(runs: list[Run], labels: dict[str, Tensor], command: str, steps: int 
         "## Pooled members: how far more members go",
         "",
         f"Made by `{command}`. Each checkpoint's own ensemble, then all {n} members of the {len(runs)} "
-        "checkpoints averaged as one ensemble (mean of the members' logits, as the service averages).",
+        "checkpoints averaged as one ensemble (mean of the members' logits, as the service averages). "
+        "Each checkpoint's training command is in the table; `python -m scripts.ablations --keep DIR` keeps "
+        "the ablation rows' checkpoints for this.",
         "",
         "| checkpoint | command | members | mean member dev | ensemble dev | mean member test | ensemble test |",
         "|---|---|---|---|---|---|---|",
@@ -130,8 +149,19 @@ def render(runs: list[Run], labels: dict[str, Tensor], command: str, steps: int 
         "| step | member added | dev | test |",
         "|---|---|---|---|",
     ]
-    for step, (i, dev_acc, test_acc) in enumerate(greedy(members, labels, steps), 1):
+    chosen: list[int] = []
+    for step, (i, dev_acc) in enumerate(greedy(members["dev"], labels["dev"], steps), 1):
+        chosen.append(i)
+        test_acc = accuracy(average([members["test"][j] for j in chosen]), labels["test"])
         lines.append(f"| {step} | {names[i]} | {100 * dev_acc:.2f} | {100 * test_acc:.2f} |")
+    check = held_out(members["dev"], runs[0].logits["dev"], labels["dev"], steps)
+    lines += [
+        "",
+        "**Does choosing on dev carry over?** Dev split in half 20 times (seeded): members chosen as above on "
+        f"one half (the best prefix there, {check['size']:.1f} steps on average) score "
+        f"**{100 * check['chosen']:.2f}%** on the other half; on the same halves {runs[0].name}'s own ensemble "
+        f"scores {100 * check['first']:.2f}% and all {n} members averaged {100 * check['all']:.2f}%.",
+    ]
     return "\n".join(lines) + "\n"
 
 

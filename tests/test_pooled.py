@@ -10,7 +10,7 @@ import pytest
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.evaluate import evaluate
 from model.train import train
-from scripts.pooled import accuracy, average, greedy, main, member_logits
+from scripts.pooled import accuracy, average, greedy, held_out, main, member_logits
 from tests.conftest import tiny_config
 
 
@@ -35,13 +35,25 @@ def test_each_checkpoint_averages_as_the_service_does(pair: Path, tiny_checkpoin
 
 def test_greedy_selection_starts_from_the_best_member_on_dev(pair: Path, tiny_checkpoint: Path, data_dir: Path) -> None:
     runs, labels = member_logits([pair, tiny_checkpoint], data_dir)
-    members = {s: [m for r in runs for m in r.logits[s]] for s in ("dev", "test")}
-    steps = greedy(members, labels, 4)
+    dev = [m for r in runs for m in r.logits["dev"]]
+    steps = greedy(dev, labels["dev"], 4)
     assert len(steps) == 4
-    first, dev_acc, test_acc = steps[0]
-    assert dev_acc == max(accuracy(m, labels["dev"]) for m in members["dev"])
-    assert test_acc == accuracy(members["test"][first], labels["test"])
-    assert all(0 <= i < 3 for i, _, _ in steps)
+    assert steps[0][1] == max(accuracy(m, labels["dev"]) for m in dev)
+    assert steps[0][1] == accuracy(dev[steps[0][0]], labels["dev"])
+    assert all(0 <= i < 3 for i, _ in steps)
+    # Each step's accuracy is that of the running average of the members chosen so far.
+    chosen = [i for i, _ in steps]
+    assert steps[-1][1] == accuracy(average([dev[i] for i in chosen]), labels["dev"])
+
+
+def test_held_out_check_scores_the_choice_on_the_other_half(pair: Path, data_dir: Path) -> None:
+    runs, labels = member_logits([pair], data_dir)
+    dev = runs[0].logits["dev"]
+    check = held_out(dev, dev, labels["dev"], steps=3, rounds=4)
+    assert 1 <= check["size"] <= 3
+    # Both members against the same two: "all" and "first" are one ensemble scored on the same halves.
+    assert check["all"] == pytest.approx(check["first"])
+    assert 0.0 < check["chosen"] <= 1.0
 
 
 def test_cli_writes_the_pooled_table(pair: Path, tiny_checkpoint: Path, data_dir: Path, tmp_path: Path) -> None:
@@ -52,6 +64,7 @@ def test_cli_writes_the_pooled_table(pair: Path, tiny_checkpoint: Path, data_dir
     assert "| pair | `" in text
     assert "| tiny | `" in text
     assert "| 2 | " in text  # the second greedy step
+    assert "**Does choosing on dev carry over?**" in text
 
 
 def test_checkpoints_of_two_languages_are_refused(
