@@ -74,8 +74,8 @@ class TrainConfig:
     label_smoothing: float = 0.0
     embedding_dropout: float = 0.25
     word_dropout: float = 0.0
-    fgm: float = 0.0  # adversarial training: step size on the embedding tables (0: off)
-    adversarial: float = 0.0  # adversarial training: L2 size of each text's input perturbation (0: off)
+    fgm: float = 0.0  # adversarial training: step size on the embedding tables (0: off; trainable tables only)
+    adversarial: float = 0.0  # adversarial training: L2 size of each text's input perturbation (0: off; any tables)
     transfer_sentences: int = 0  # > 0: first train on this many IMDB sentences (review labels), then SST
     whole_repeats: int = 1  # copies of each whole training text (SST sentences) among its phrases
     freeze_embeddings: bool = False
