@@ -33,6 +33,7 @@ class Run:
 
     name: str
     command: str
+    network: str  # what the command line may not say: the preset of its day set it
     logits: dict[str, list[Tensor]]  # split -> one [texts, labels] tensor per member
 
 
@@ -57,7 +58,9 @@ def member_logits(paths: list[Path], data_dir: Path) -> tuple[list[Run], dict[st
             for s in SPLITS:
                 logits[s].append(classifier.predict_logits(ids[s]))
         command = ckpt.training.get("command", "")
-        runs.append(Run(path.stem, command if isinstance(command, str) else shlex.join(command), logits))
+        cfg = ckpt.model_config
+        network = f"{cfg.pooling} pooling, hidden {cfg.hidden_size}, {cfg.num_layers} layer(s)"
+        runs.append(Run(path.stem, command if isinstance(command, str) else shlex.join(command), network, logits))
         print(f"{path}: {len(ckpt.members)} members", file=sys.stderr, flush=True)
     if corpus is None:
         raise ValueError("no checkpoints given")
@@ -118,14 +121,15 @@ def render(runs: list[Run], labels: dict[str, Tensor], command: str, steps: int 
         "Each checkpoint's training command is in the table; `python -m scripts.ablations --keep DIR` keeps "
         "the ablation rows' checkpoints for this.",
         "",
-        "| checkpoint | command | members | mean member dev | ensemble dev | mean member test | ensemble test |",
-        "|---|---|---|---|---|---|---|",
+        "| checkpoint | command | network | members | mean member dev | ensemble dev | mean member test "
+        "| ensemble test |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in runs:
         dev = [accuracy(m, labels["dev"]) for m in r.logits["dev"]]
         test = [accuracy(m, labels["test"]) for m in r.logits["test"]]
         lines.append(
-            f"| {r.name} | `{r.command}` | {len(dev)} | {100 * sum(dev) / len(dev):.2f} | "
+            f"| {r.name} | `{r.command}` | {r.network} | {len(dev)} | {100 * sum(dev) / len(dev):.2f} | "
             f"{100 * accuracy(average(r.logits['dev']), labels['dev']):.2f} | {100 * sum(test) / len(test):.2f} | "
             f"{100 * accuracy(average(r.logits['test']), labels['test']):.2f} |"
         )

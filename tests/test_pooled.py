@@ -63,6 +63,8 @@ def test_cli_writes_the_pooled_table(pair: Path, tiny_checkpoint: Path, data_dir
     assert "**All 3 members as one ensemble**" in text
     assert "| pair | `" in text
     assert "| tiny | `" in text
+    assert "| last+max pooling, hidden 12, 1 layer(s) | 1 |" in text  # tiny's network and member count
+    assert "| last+max pooling, hidden 12, 1 layer(s) | 2 |" in text  # pair's
     assert "| 2 | " in text  # the second greedy step
     assert "**Does choosing on dev carry over?**" in text
 
