@@ -125,5 +125,7 @@ def _load_en(data_dir: Path) -> Corpus:
             "other-domains": data.read_tsv(EVAL_SETS / "other_domains.en.tsv", "text", "label"),
             # Hand-written negation and contrast sentences (this repository), the model's known weak spot.
             "negation-contrast": data.read_tsv(EVAL_SETS / "negation_contrast.en.tsv", "text", "label"),
+            # Hand-written short texts as users type them, most negated ("Not bad.", "No complaints.").
+            "short-negations": data.read_tsv(EVAL_SETS / "short_negations.en.tsv", "text", "label"),
         },
     )

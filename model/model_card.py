@@ -21,8 +21,8 @@ INTENDED_USE = {
         "movie-review sentences and phrases (SST-2) with word vectors learned from movie reviews (IMDB): it "
         "reads other domains (products, restaurants) through those vectors, but expect lower accuracy there "
         "(see *other-domains*). Neutral or mixed text still gets one of the two labels; sarcasm and long "
-        'documents are weak spots, and so is negation: "Not good." is only just negative (0.56) and "Not '
-        'bad." negative (see *negation-contrast*, a hand-written probe).'
+        'documents are weak spots. Short negations are read ("Not bad." positive, 0.90; *short-negations*), '
+        "longer negation and contrast less well (*negation-contrast*, 70%); both are hand-written probes."
     ),
     "zh": (
         "Binary sentiment of Chinese reviews (hotels, laptops, books), read one character per step. The "

@@ -78,6 +78,7 @@ class TrainConfig:
     adversarial: float = 0.0  # adversarial training: L2 size of each text's input perturbation (0: off; any tables)
     transfer_sentences: int = 0  # > 0: first train on this many IMDB sentences (review labels), then SST
     whole_repeats: int = 1  # copies of each whole training text (SST sentences) among its phrases
+    negations: int = 0  # training texts of at most this many tokens also appear negated, label flipped (0: off)
     freeze_embeddings: bool = False
     vectors: str = "none"  # none | word2vec | word2vec+sentiment
     w2v_epochs: int = 5
@@ -99,9 +100,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     # SST-2: frozen, sentiment-tuned word2vec vectors; 3 bidirectional members, max pooling (won on dev
     # over last+max: 87.39 vs 86.70 for 6 members; model card: ablations). 3 members, not 6: served
     # from one 6-member file, dev was 87.39 / 87.61 / 87.96 / 87.50 / 87.61 / 87.39 for 1..6 members,
-    # so more members bought nothing on dev, and each costs as much again to serve.
+    # so more members bought nothing on dev, and each costs as much again to serve. Negated copies of
+    # the training texts up to 3 tokens ("not bad", positive): without them the model read "Not bad."
+    # as negative (hand-written short negations 44% right, VADER 96%); with them 92%, other-domain
+    # reviews 89.66 -> 93.10, for dev 87.96 -> 86.93 (seed noise of a 3-member run: sd 0.39).
     "en": {
         "members": 3,
+        "negations": 3,
         "workers": 2,
         "ema": 0.998,
         "evals_per_epoch": 2,
@@ -405,6 +410,22 @@ def adversarial_inputs_step(
     loss.backward()  # type: ignore[no-untyped-call]
 
 
+NEGATORS = (["not"], ["is", "n't"], ["was", "n't"], ["never"])
+
+
+def negated(
+    train: list[tuple[list[int], int]], max_tokens: int, vocab: Vocab, seed: int
+) -> list[tuple[list[int], int]]:
+    """Each short training text again behind a negator, with the other label ("bad" -> "not bad").
+    SST-2 has few negated short phrases, so a model trained on it reads "not bad" as "bad"."""
+    rng = random.Random(seed)
+    out = []
+    for ids, label in train:
+        if 1 <= len(ids) <= max_tokens:
+            out.append((vocab.encode(NEGATORS[rng.randrange(len(NEGATORS))]) + ids, 1 - label))
+    return out
+
+
 def imdb_sentences(cfg: TrainConfig, corpus: corpora.Corpus, vocab: Vocab) -> list[tuple[list[int], int]]:
     """Sentences of the IMDB reviews, each labelled with its review's label, a seeded sample."""
     out = []
@@ -478,6 +499,8 @@ def train(cfg: TrainConfig) -> tuple[Checkpoint, dict[str, Any]]:
     labelled += [(vocab.encode(tok(ex.text)[: cfg.max_length]), ex.label) for ex in corpus.whole] * (
         cfg.whole_repeats - 1
     )
+    if cfg.negations:
+        labelled += negated(labelled[: len(train_ids)], cfg.negations, vocab, cfg.seed)
     data = Encoded(labelled, dev)
     init = transfer_init(cfg, corpus, vocab, config, tables, data) if cfg.transfer_sentences else {}
     jobs = [

@@ -21,6 +21,7 @@ from service.config import Settings
 # lang -> (minimum test accuracy, maximum test ECE); for Chinese the minimum is the issue's target.
 LEVELS = {"en": (0.85, 0.05), "zh": (0.93, 0.05)}
 ZH_UNSEEN_MIN = 0.91  # measured 91.48% on the 869 test texts not in train
+SHORT_NEGATIONS_MIN = 0.88  # measured 92% (23 of 25); the model before negated training copies: 44%
 
 
 @pytest.mark.parametrize("lang", sorted(LEVELS))
@@ -65,6 +66,13 @@ def test_english_model_beats_vader_on_text_from_other_domains(
     assert ours > vader
 
 
+def test_english_model_reads_short_negations(metrics_of: dict[str, dict[str, Any]]) -> None:
+    """Before negated training copies, "Not bad." came out negative and this set scored 44%."""
+    negations = metrics_of["en"]["short-negations"]
+    assert negations["n"] == 25
+    assert negations["accuracy"] >= SHORT_NEGATIONS_MIN
+
+
 def test_chinese_model_holds_up_on_test_texts_not_seen_in_training(metrics_of: dict[str, dict[str, Any]]) -> None:
     unseen = metrics_of["zh"]["test-unseen"]
     assert unseen["n"] == 1200 - 331
@@ -77,6 +85,8 @@ def test_chinese_model_holds_up_on_test_texts_not_seen_in_training(metrics_of: d
         ("An utterly delightful, moving film.", "en", "positive"),
         ("This was a dull, lifeless mess!!!", "en", "negative"),
         ("The food was great and the staff were so friendly :)", "en", "positive"),
+        ("Not bad at all!", "en", "positive"),
+        ("The service was not friendly.", "en", "negative"),
         ("房间很干净，服务也很周到，下次还会再来。", "zh", "positive"),
         ("质量太差了，用了两天就坏了，不推荐。", "zh", "negative"),
     ],

@@ -14,7 +14,8 @@ import torch
 
 from model import corpora
 from model.checkpoint import load_checkpoint, sha256_file
-from model.train import PRESETS, imdb_sentences, main, parse_args, train, word_dropout
+from model.tokenizer import Vocab
+from model.train import NEGATORS, PRESETS, imdb_sentences, main, negated, parse_args, train, word_dropout
 from tests.conftest import tiny_config
 
 
@@ -164,3 +165,23 @@ def test_adversarial_inputs_change_training_leave_frozen_tables_alone_and_stay_d
     for k, v in adv.members[0].items():
         assert torch.equal(v, again.members[0][k]), k
     assert parse_args(["--adversarial", "0.2"]).adversarial == 0.2
+
+
+def test_negated_copies_put_a_negator_before_short_texts_and_flip_their_label() -> None:
+    vocab = Vocab.build([["bad", "good", "a", "mess", "not", "is", "n't", "was", "never", "very", "long", "text"]])
+    train = [
+        (vocab.encode(["bad"]), 0),
+        (vocab.encode(["a", "mess"]), 0),
+        (vocab.encode(["good"]), 1),
+        (vocab.encode(["very", "long", "text"]), 1),
+    ]
+    out = negated(train, 2, vocab, seed=1)
+    assert [label for _, label in out] == [1, 1, 0]  # the 3-token text is left out
+    negators = [" ".join(n) for n in NEGATORS]
+    for (ids, _), (orig, _) in zip(out, train[:3], strict=True):
+        words = [vocab.itos[i] for i in ids]
+        n = len(words) - len(orig)
+        assert " ".join(words[:n]) in negators
+        assert ids[n:] == orig
+    assert negated(train, 2, vocab, seed=1) == out
+    assert len({tuple(ids[:-1]) for ids, _ in negated(train * 20, 1, vocab, seed=2)}) > 1  # negators vary
