@@ -177,6 +177,7 @@ ROWS: dict[str, list[tuple[str, list[str]]]] = {
             "... up to 3 tokens (the recipe now), 3 members",
             ["--members", "3", "--negations", "3"],
         ),
+        ("... up to 4 tokens, 3 members", ["--members", "3", "--negations", "4"]),
     ],
     "zh": [
         (
