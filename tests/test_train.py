@@ -185,3 +185,5 @@ def test_negated_copies_put_a_negator_before_short_texts_and_flip_their_label() 
         assert ids[n:] == orig
     assert negated(train, 2, vocab, seed=1) == out
     assert len({tuple(ids[:-1]) for ids, _ in negated(train * 20, 1, vocab, seed=2)}) > 1  # negators vary
+    with pytest.raises(ValueError, match="negators"):
+        negated(train, 2, Vocab.build([["bad", "good"]]), seed=1)  # e.g. a Chinese character vocabulary
