@@ -44,6 +44,17 @@ def evaluate(ckpt: Checkpoint, data_dir: Path) -> dict[str, Any]:
     return out
 
 
+def logits_per_member(ckpt: Checkpoint, ids: dict[str, list[list[int]]]) -> dict[str, list[torch.Tensor]]:
+    """Each member's raw logits (no temperature) on each split's encoded texts: the pieces that
+    seed spreads and pooled ensembles average in their own ways."""
+    logits: dict[str, list[torch.Tensor]] = {split: [] for split in ids}
+    for member in ckpt.members:
+        classifier = Classifier(replace(ckpt, members=[member], temperature=1.0))
+        for split, encoded in ids.items():
+            logits[split].append(classifier.predict_logits(encoded))
+    return logits
+
+
 def seed_spread(ckpt: Checkpoint, data_dir: Path, sizes: tuple[int, ...] = (1, 2, 3)) -> list[dict[str, Any]]:
     """Dev and test accuracy of every k-member subset of the ensemble (argmax of summed logits).
 
@@ -56,11 +67,7 @@ def seed_spread(ckpt: Checkpoint, data_dir: Path, sizes: tuple[int, ...] = (1, 2
         split: [ckpt.vocab.encode(corpus.tokenize(ex.text)[: ckpt.max_length]) for ex in examples]
         for split, examples in splits.items()
     }
-    logits: dict[str, list[torch.Tensor]] = {split: [] for split in splits}
-    for member in ckpt.members:
-        classifier = Classifier(replace(ckpt, members=[member], temperature=1.0))
-        for split in splits:
-            logits[split].append(classifier.predict_logits(ids[split]))
+    logits = logits_per_member(ckpt, ids)
     labels = {split: torch.tensor([ex.label for ex in examples]) for split, examples in splits.items()}
     out = []
     for k in sizes:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -22,7 +22,7 @@ from torch import Tensor
 from model import corpora
 from model.checkpoint import load_checkpoint
 from model.data import default_data_dir
-from model.inference import Classifier
+from model.evaluate import logits_per_member
 
 SPLITS = ("dev", "test")
 
@@ -51,12 +51,9 @@ def member_logits(paths: list[Path], data_dir: Path) -> tuple[list[Run], dict[st
             tokens = {s: [corpus.tokenize(ex.text) for ex in getattr(corpus, s)] for s in SPLITS}
         elif ckpt.language != language:
             raise ValueError(f"{path} is a {ckpt.language} checkpoint; the first one given is {language}")
-        ids = {s: [ckpt.vocab.encode(t[: ckpt.max_length]) for t in tokens[s]] for s in SPLITS}
-        logits: dict[str, list[Tensor]] = {s: [] for s in SPLITS}
-        for member in ckpt.members:
-            classifier = Classifier(replace(ckpt, members=[member], temperature=1.0))
-            for s in SPLITS:
-                logits[s].append(classifier.predict_logits(ids[s]))
+        logits = logits_per_member(
+            ckpt, {s: [ckpt.vocab.encode(t[: ckpt.max_length]) for t in tokens[s]] for s in SPLITS}
+        )
         command = ckpt.training.get("command", "")
         cfg = ckpt.model_config
         network = f"{cfg.pooling} pooling, hidden {cfg.hidden_size}, {cfg.num_layers} layer(s)"
