@@ -34,6 +34,7 @@ from bench.memory import status_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
+EN_CHECKPOINT = ROOT / "model" / "artifacts" / "sentiment-rnn.pt"
 SERVER_CPU, LOAD_CPU = "0", "1"
 
 
@@ -146,6 +147,13 @@ def zh_test_sentences() -> list[str]:
     return [ex.text for ex in read_chnsenticorp(default_data_dir(), "test")]
 
 
+def shipped_members() -> int:
+    """How many members the shipped English checkpoint holds ("all members" in a benchmark)."""
+    from model.checkpoint import load_checkpoint
+
+    return len(load_checkpoint(EN_CHECKPOINT).members)
+
+
 def forward_costs(checkpoint: Path, texts: list[str], members: int = 0) -> dict[str, float]:
     """Median microseconds per text: fast path vs the torch.nn.RNN reference, batch 1 and 64."""
     from model.checkpoint import load_checkpoint
@@ -237,7 +245,7 @@ def main(argv: list[str] | None = None) -> None:
         args.seconds, args.rounds = 2, 1
     if not shutil.which("wrk") or not shutil.which("taskset"):
         sys.exit("bench needs wrk and taskset: apt-get install wrk util-linux")
-    checkpoint = ROOT / "model" / "artifacts" / "sentiment-rnn.pt"
+    checkpoint = EN_CHECKPOINT
     zh_checkpoint = ROOT / "model" / "artifacts" / "sentiment-rnn-zh.pt"
     env = {"SENTIMENT_TORCH_THREADS": "1"}
     if not zh_checkpoint.is_file():
@@ -248,9 +256,7 @@ def main(argv: list[str] | None = None) -> None:
     single = write_bodies(tmp / "single.jsonl", [{"text": t} for t in texts])
     batches = write_bodies(tmp / "batch.jsonl", [{"texts": texts[i : i + 64]} for i in range(0, len(texts) - 63, 64)])
     typical = write_bodies(tmp / "typical.jsonl", [{"text": t} for t in texts if 15 <= len(t.split()) <= 25])
-    from model.checkpoint import load_checkpoint
-
-    available = len(load_checkpoint(checkpoint).members)
+    available = shipped_members()
     configs = {(k or available): f"{k or available} of {available} members" for k in args.members}
     results: dict[str, Any] = {"bare_rounds": [], "configs": {}}
     for k, label in configs.items():

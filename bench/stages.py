@@ -33,7 +33,7 @@ import torch
 from fastapi import FastAPI
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.run import BENCH, Server, machine, sst_test_sentences, write_bodies, wrk
+from bench.run import BENCH, Server, machine, shipped_members, sst_test_sentences, write_bodies, wrk
 
 STAGES = ("bare", "http", "batcher", "service")
 STAGE_ENV = "SENTIMENT_BENCH_STAGE"
@@ -172,13 +172,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--members", default="", help="ensemble sizes to serve, comma-separated (default: all, then 1)")
     args = p.parse_args(argv)
     texts = sst_test_sentences()
-    if args.members:
-        sizes = [int(m) for m in args.members.split(",")]
-    else:
-        from model.checkpoint import load_checkpoint
-        from model.corpora import default_checkpoint
-
-        sizes = [len(load_checkpoint(default_checkpoint("en")).members), 1]
+    sizes = [int(m) for m in args.members.split(",")] if args.members else [shipped_members(), 1]
     with tempfile.TemporaryDirectory() as tmp:
         bodies = write_bodies(Path(tmp) / "bodies.jsonl", [{"text": t} for t in texts])
         runs: dict[int, dict[str, list[float]]] = {m: {s: [] for s in STAGES} for m in sizes}
