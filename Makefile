@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export SENTIMENT_DATA_DIR ?= $(abspath $(DATA_DIR))
 
-.PHONY: help serve test lint typecheck train evaluate ablations pooled bench stages memory fuzz container-smoke clean
+.PHONY: help serve test test-fast lint train evaluate ablations pooled bench stages memory fuzz container-smoke clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -26,15 +26,22 @@ $(VENV)/.dev: $(VENV)/.runtime
 serve: $(VENV)/.runtime  ## install and serve the shipped model on http://$(HOST):$(PORT)
 	SENTIMENT_HOST=$(HOST) SENTIMENT_PORT=$(PORT) $(PY) -m service
 
-test: $(VENV)/.dev  ## install dev extras; lint, type-check and run the whole test suite
-	$(VENV)/bin/ruff check model service tests bench scripts
-	$(VENV)/bin/ruff format --check model service tests bench scripts
+CODE := model service tests bench research
+
+lint: $(VENV)/.dev  ## ruff (lint and format) and mypy --strict
+	$(VENV)/bin/ruff check $(CODE)
+	$(VENV)/bin/ruff format --check $(CODE)
 	$(VENV)/bin/mypy
+
+test-fast: $(VENV)/.dev  ## the unit tier while you edit: no data, no server (under a minute)
+	$(VENV)/bin/pytest tests/unit -q
+
+test: lint  ## install dev extras; lint, type-check and run every tier (unit, integration, system): what CI runs
 	$(VENV)/bin/pytest
 
 LANG_ ?= en
 
-train: $(VENV)/.dev  ## train a shipped checkpoint (LANG_=en: ~12 min, LANG_=zh: ~14 min on 2 cores)
+train: $(VENV)/.dev  ## train a shipped checkpoint from its recipe, model/recipes/$(LANG_).toml (times: docs/training.md)
 	$(PY) -m model.train --lang $(LANG_) --data-dir $(SENTIMENT_DATA_DIR)
 
 evaluate: $(VENV)/.dev  ## evaluate a shipped checkpoint (LANG_=en|zh); rewrite its model card and plot
@@ -42,12 +49,12 @@ evaluate: $(VENV)/.dev  ## evaluate a shipped checkpoint (LANG_=en|zh); rewrite 
 
 KEEP ?= ablation-checkpoints
 
-ablations: $(VENV)/.dev  ## what each recipe idea gives (LANG_=en|zh; slow: one training run per row); keeps each row's checkpoint in KEEP
-	$(PY) -m scripts.ablations --lang $(LANG_) --data-dir $(SENTIMENT_DATA_DIR) --keep $(KEEP)/$(LANG_)
+ablations: $(VENV)/.dev  ## train every row of research/ablations.$(LANG_).toml (slow: one run each); keeps checkpoints in KEEP
+	$(PY) -m research.ablations --lang $(LANG_) --data-dir $(SENTIMENT_DATA_DIR) --run --keep $(KEEP)/$(LANG_)
 
 pooled: $(VENV)/.dev  ## the shipped checkpoint and every kept ablation checkpoint pooled into one ensemble (after make ablations)
-	$(PY) -m scripts.pooled $$($(PY) -c 'from model.corpora import default_checkpoint; print(default_checkpoint("$(LANG_)"))') \
-		$$(ls $(KEEP)/$(LANG_)/row-*.pt | sort -V) --data-dir $(SENTIMENT_DATA_DIR) --out model/artifacts/POOLED.$(LANG_).md
+	$(PY) -m research.pooled $$($(PY) -c 'from model.languages import language; print(language("$(LANG_)").checkpoint_path)') \
+		$$(ls $(KEEP)/$(LANG_)/row-*.pt | sort -V) --data-dir $(SENTIMENT_DATA_DIR) --out research/results/POOLED.$(LANG_).md
 
 bench: $(VENV)/.dev  ## side-by-side benchmark (needs wrk: apt-get install wrk); writes bench/RESULTS.md
 	$(PY) -m bench.run
@@ -59,7 +66,7 @@ memory: $(VENV)/.dev  ## resident and peak memory after each model-loading step 
 	$(PY) -m bench.memory
 
 fuzz: $(VENV)/.dev  ## schemathesis against a real server, many examples (FUZZ_EXAMPLES=1000); writes bench/FUZZ.md
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} FUZZ_REPORT=bench/FUZZ.md $(VENV)/bin/pytest tests/test_fuzz.py -v
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} FUZZ_REPORT=bench/FUZZ.md $(VENV)/bin/pytest tests/system/test_fuzz.py -v
 
 container-smoke:  ## build the image; check it with docker run, docker-compose and 2 replicas (Docker or podman)
 	scripts/container_smoke.sh

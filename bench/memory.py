@@ -30,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{step:<28} RSS {status_mb('VmRSS'):6.0f} MB   peak {status_mb('VmHWM'):6.0f} MB")
 
     import service.app  # noqa: F401  (everything the worker imports)
+    from model.languages import language
     from service.predictor import Predictor
 
     show("imports")
@@ -37,9 +38,9 @@ def main(argv: list[str] | None = None) -> None:
         from service import memory
 
         memory.return_large_blocks()
-    models = [("en", ROOT / "model/artifacts/sentiment-rnn.pt", args.members)]
+    models = [("en", language("en").checkpoint_path, args.members)]
     if not args.no_zh:
-        models.append(("zh", ROOT / "model/artifacts/sentiment-rnn-zh.pt", None))
+        models.append(("zh", language("zh").checkpoint_path, None))
     loaded = []
     for lang, path, members in models:
         predictor = Predictor.load(path, members=members)

@@ -31,10 +31,11 @@ import httpx
 import torch
 
 from bench.memory import status_mb
+from model.languages import language
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
-EN_CHECKPOINT = ROOT / "model" / "artifacts" / "sentiment-rnn.pt"
+EN_CHECKPOINT = language("en").checkpoint_path
 SERVER_CPU, LOAD_CPU = "0", "1"
 
 
@@ -157,14 +158,13 @@ def shipped_members() -> int:
 def forward_costs(checkpoint: Path, texts: list[str], members: int = 0) -> dict[str, float]:
     """Median microseconds per text: fast path vs the torch.nn.RNN reference, batch 1 and 64."""
     from model.checkpoint import load_checkpoint
+    from model.encoding import TextEncoder
     from model.inference import Classifier
-    from model.tokenizer import get_tokenizer
 
     torch.set_num_threads(1)
     ckpt = load_checkpoint(checkpoint)
     ckpt = ckpt.subset(members or len(ckpt.members))
-    tok = get_tokenizer(ckpt.tokenizer["name"], ckpt.tokenizer["version"])
-    ids = [ckpt.vocab.encode(tok(t)[: ckpt.max_length]) for t in texts[:512]]
+    ids = TextEncoder.for_checkpoint(ckpt).ids(texts[:512])
     out = {}
     for name, clf in (("fast", Classifier(ckpt)), ("torch_nn_rnn", Classifier(ckpt, fast=False))):
         for batch in (1, 64):
@@ -246,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
     if not shutil.which("wrk") or not shutil.which("taskset"):
         sys.exit("bench needs wrk and taskset: apt-get install wrk util-linux")
     checkpoint = EN_CHECKPOINT
-    zh_checkpoint = ROOT / "model" / "artifacts" / "sentiment-rnn-zh.pt"
+    zh_checkpoint = language("zh").checkpoint_path
     env = {"SENTIMENT_TORCH_THREADS": "1"}
     if not zh_checkpoint.is_file():
         env["SENTIMENT_CHECKPOINT_ZH"] = "none"

@@ -42,27 +42,28 @@ STAGE_ENV = "SENTIMENT_BENCH_STAGE"
 def create_stage_app() -> FastAPI:
     """The service app, cut at the stage named by $SENTIMENT_BENCH_STAGE (uvicorn --factory)."""
     import service.app
-    from service.predictor import Answer, Predictor, Request
+    import service.state
+    from service.predictor import Answer, PredictItem, Predictor
 
     stage = os.environ.get(STAGE_ENV, "service")
     fixed: list[Answer] = []
     real_predict = Predictor.predict
 
-    def fixed_answers(predictor: Predictor, requests: list[Request]) -> list[Answer]:
+    def fixed_answers(predictor: Predictor, requests: list[PredictItem]) -> list[Answer]:
         if not fixed:  # one real, plain prediction (the warm-up asks for an explanation), so the
             # answer has the shape and size of the benchmark's answers
-            fixed.append(real_predict(predictor, [Request(requests[0].encoded)])[0])
+            fixed.append(real_predict(predictor, [PredictItem(requests[0].encoded)])[0])
         return [dict(fixed[0]) for _ in requests]
 
     if stage == "http":
 
-        async def run_fixed(state: Any, predictor: Predictor, items: list[Request]) -> list[Answer]:
+        async def run_fixed(state: Any, predictor: Predictor, items: list[PredictItem]) -> list[Answer]:
             return fixed_answers(predictor, items)
 
-        service.app._run = run_fixed
+        service.state.ServiceState.predict = run_fixed  # type: ignore[method-assign,assignment]
     elif stage == "batcher":
 
-        def predict_fixed(self: Predictor, requests: list[Request]) -> list[Answer]:
+        def predict_fixed(self: Predictor, requests: list[PredictItem]) -> list[Answer]:
             return fixed_answers(self, requests) if requests else []
 
         Predictor.predict = predict_fixed  # type: ignore[method-assign]
@@ -74,13 +75,13 @@ def create_stage_app() -> FastAPI:
 def forward_us_per_text(members: int, texts: list[str], batch: int = 16) -> float:
     """The model's share at the batch size 16 connections allow: median us per text, 1 thread."""
     from model.checkpoint import load_checkpoint
-    from model.corpora import default_checkpoint
-    from service.predictor import Predictor, Request
+    from model.languages import language
+    from service.predictor import PredictItem, Predictor
 
     torch.set_num_threads(1)
-    ckpt = load_checkpoint(default_checkpoint("en")).subset(members)
+    ckpt = load_checkpoint(language("en").checkpoint_path).subset(members)
     predictor = Predictor(ckpt, "0" * 64, "bench")
-    requests = [Request(predictor.encode(t)) for t in texts[:512]]
+    requests = [PredictItem(predictor.encode(t)) for t in texts[:512]]
     chunks = [requests[i : i + batch] for i in range(0, len(requests), batch)]
     runs = []
     for _ in range(5):

@@ -7,7 +7,6 @@ type, `CheckpointError`, with a message a person can act on.
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import zipfile
 from dataclasses import dataclass, field, replace
@@ -17,8 +16,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from model.data import sha256_file
+from model.languages import tokenizer_for
 from model.network import ModelConfig, SentimentRNN
-from model.tokenizer import TOKENIZER_VERSION, Vocab, get_tokenizer
+from model.tokenizer import TOKENIZER_VERSION, Vocab
 
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format_version", "model_config", "members", "vocab", "labels", "tokenizer")
@@ -180,7 +181,7 @@ def _from_dict(raw: object, path: Path) -> Checkpoint:
             training=dict(raw.get("training", {})),
             metrics=dict(raw.get("metrics", {})),
         )
-        get_tokenizer(str(tokenizer["name"]), int(tokenizer["version"]))
+        tokenizer_for(dict(tokenizer))
         if not ckpt.members:
             raise ValueError("no model weights")
         if config.vocab_size != len(vocab) or config.num_labels != len(ckpt.labels):
@@ -211,11 +212,3 @@ def _split_shared(members: list[dict[str, Tensor]]) -> tuple[dict[str, Tensor], 
     shared = {k: store(k, first[k]) for k in sorted(shared_keys)}
     rest = [{k: store(k, v) for k, v in m.items() if k not in shared_keys} for m in members]
     return shared, rest
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -7,6 +7,7 @@ The data files are never part of the repository: they are read from a data direc
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import random
 import re
@@ -15,18 +16,20 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from model.checkpoint import sha256_file
-
 SST_FILES = {split: f"sst2/stsa.binary.{split}" for split in ("train", "dev", "test")}
 PHRASES_FILE = "sst2-phrases/train_full.tsv"
 IMDB_FILE = "imdb/aclImdb-labelled.tar.gz"
 CHNSENTICORP_FILES = {split: f"chnsenticorp/{split}.tsv" for split in ("train", "dev", "test")}
+TREE_FILES = {split: f"sst-trees/{split}.txt" for split in ("train", "dev", "test")}
+CR_FILE = "cr/custrev.all"
+MPQA_FILE = "mpqa/mpqa.all"
 
 
 @dataclass(frozen=True)
 class Example:
     text: str
-    label: int  # 0 = negative, 1 = positive
+    label: int  # an index into the corpus's labels (binary sets: 0 = negative, 1 = positive)
+    category: str = ""  # behavioural sets: the construction the text tests
 
 
 class DataError(RuntimeError):
@@ -63,6 +66,62 @@ def read_tsv(path: Path, text_column: str, label_column: str) -> list[Example]:
         return [Example(row[text_column].strip(), int(row[label_column])) for row in reader]
 
 
+def parse_tree(line: str) -> list[Example]:
+    """Every node of one PTB-style sentiment tree, ``(3 (2 The) (4 ...))``, as (its words, its label);
+    the root (the whole sentence) first. A leaf's text may hold a space (``(2 8 1\\/2)``)."""
+    nodes: list[tuple[int, list[str]]] = []  # open nodes: label and the words below them so far
+    out: list[tuple[int, Example]] = []
+    i, n = 0, len(line)
+    while i < n:
+        c = line[i]
+        if c == "(":
+            j = line.index(" ", i)
+            nodes.append((int(line[i + 1 : j]), []))
+            i = j + 1
+            if line[i] != "(":  # a leaf: its text runs to the closing bracket
+                k = line.index(")", i)
+                nodes[-1][1].append(line[i:k])
+                i = k
+        elif c == ")":
+            label, words = nodes.pop()
+            if nodes:
+                nodes[-1][1].extend(words)
+            out.append((len(nodes), Example(" ".join(words), label)))
+            i += 1
+        else:
+            i += 1
+    if nodes or not out:
+        raise ValueError("unbalanced tree")
+    out.sort(key=lambda item: item[0])  # stable: the root (depth 0) first, then by depth
+    return [ex for _, ex in out]
+
+
+def read_trees(data_dir: Path, split: str) -> list[list[Example]]:
+    """The Stanford Sentiment Treebank's trees of one split, each as its labelled nodes (root first)."""
+    path = _require(data_dir / TREE_FILES[split])
+    trees = []
+    with open(path, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            try:
+                trees.append(parse_tree(line.strip()))
+            except (ValueError, IndexError) as exc:
+                raise DataError(f"{path}:{lineno}: not a labelled tree ({exc})") from None
+    return trees
+
+
+def read_labelled_lines(path: Path) -> list[Example]:
+    """``<0|1> <text>`` per line (CR, MPQA); empty texts are skipped."""
+    examples = []
+    with open(_require(path), encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            label, _, text = line.strip().partition(" ")
+            if label not in ("0", "1"):
+                raise DataError(f"{path}:{lineno}: expected '<0|1> <text>'")
+            if text.strip():
+                examples.append(Example(text.strip(), int(label)))
+    return examples
+
+
 def read_phrases(data_dir: Path) -> list[Example]:
     """The 67k GLUE SST-2 training phrases (sub-trees of the SST training sentences)."""
     return read_tsv(data_dir / PHRASES_FILE, "sentence", "label")
@@ -93,6 +152,14 @@ def read_imdb(data_dir: Path, split: str = "train") -> list[Example]:
 def default_data_dir() -> Path:
     """``$SENTIMENT_DATA_DIR``, else ``shared/data`` beside the project checkout."""
     return Path(os.environ.get("SENTIMENT_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data")
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def checksums(data_dir: Path, relative_paths: list[str]) -> dict[str, str]:

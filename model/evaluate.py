@@ -19,29 +19,53 @@ from typing import Any
 
 import torch
 
-from model import corpora
-from model.checkpoint import Checkpoint, load_checkpoint, sha256_file
-from model.data import default_data_dir
+from model.checkpoint import Checkpoint, load_checkpoint
+from model.corpora import Corpus
+from model.data import Example, default_data_dir, sha256_file
+from model.encoding import TextEncoder
 from model.inference import Classifier
+from model.languages import LANGUAGES, language
 from model.metrics import report
 
 
-def evaluate(ckpt: Checkpoint, data_dir: Path) -> dict[str, Any]:
-    """Metrics of ``ckpt`` on the dev and test splits of its language."""
-    corpus = corpora.load(ckpt.language, data_dir)
+def score(ckpt: Checkpoint, corpus: Corpus) -> dict[str, Any]:
+    """`model.metrics.report` of ``ckpt`` on dev, test and each evaluation set of ``corpus``."""
     classifier = Classifier(ckpt)
+    encoder = TextEncoder.for_checkpoint(ckpt)
     out: dict[str, Any] = {}
-    for split, examples in (("dev", corpus.dev), ("test", corpus.test)):
-        ids = [ckpt.vocab.encode(corpus.tokenize(ex.text)[: ckpt.max_length]) for ex in examples]
+    for split, examples in (("dev", corpus.dev), ("test", corpus.test), *corpus.extra.items()):
+        ids = encoder.ids(ex.text for ex in examples)
         out[split] = report(
             classifier.predict_proba(ids), [ex.label for ex in examples], [len(s) for s in ids], ckpt.labels
         )
-    for name, subset in corpus.extra_test_sets().items():
-        ids = [ckpt.vocab.encode(corpus.tokenize(ex.text)[: ckpt.max_length]) for ex in subset]
-        out[name] = report(
-            classifier.predict_proba(ids), [ex.label for ex in subset], [len(s) for s in ids], ckpt.labels
-        )
     return out
+
+
+def by_members(ckpt: Checkpoint, corpus: Corpus) -> list[dict[str, Any]]:
+    """Dev and test accuracy (and test ECE) when serving only the first k members, for every k."""
+    encoder = TextEncoder.for_checkpoint(ckpt)
+    splits = {"dev": corpus.dev, "test": corpus.test}
+    ids = {split: encoder.ids(ex.text for ex in examples) for split, examples in splits.items()}
+    rows = []
+    for k in range(1, len(ckpt.members) + 1):
+        sub = ckpt.subset(k)
+        m = {
+            split: report(
+                Classifier(sub).predict_proba(ids[split]),
+                [ex.label for ex in examples],
+                [len(s) for s in ids[split]],
+                ckpt.labels,
+            )
+            for split, examples in splits.items()
+        }
+        row = {"members": k, "temperature": sub.temperature, "dev": m["dev"]["accuracy"]}
+        rows.append({**row, "test": m["test"]["accuracy"], "test_ece": m["test"]["ece"]})
+    return rows
+
+
+def evaluate(ckpt: Checkpoint, data_dir: Path) -> dict[str, Any]:
+    """Metrics of ``ckpt`` on the dev and test splits and evaluation sets of its language."""
+    return score(ckpt, language(ckpt.language).load_corpus(data_dir))
 
 
 def logits_per_member(ckpt: Checkpoint, ids: dict[str, list[list[int]]]) -> dict[str, list[torch.Tensor]]:
@@ -61,13 +85,10 @@ def seed_spread(ckpt: Checkpoint, data_dir: Path, sizes: tuple[int, ...] = (1, 2
     The members differ only by seed, so this is how much a single training run of k members moves
     by chance: the scale against which an ablation row (one run) must be read.
     """
-    corpus = corpora.load(ckpt.language, data_dir)
+    corpus = language(ckpt.language).load_corpus(data_dir)
     splits = {"dev": corpus.dev, "test": corpus.test}
-    ids = {
-        split: [ckpt.vocab.encode(corpus.tokenize(ex.text)[: ckpt.max_length]) for ex in examples]
-        for split, examples in splits.items()
-    }
-    logits = logits_per_member(ckpt, ids)
+    encoder = TextEncoder.for_checkpoint(ckpt)
+    logits = logits_per_member(ckpt, {split: encoder.ids(ex.text for ex in exs) for split, exs in splits.items()})
     labels = {split: torch.tensor([ex.label for ex in examples]) for split, examples in splits.items()}
     out = []
     for k in sizes:
@@ -91,9 +112,9 @@ def seed_spread(ckpt: Checkpoint, data_dir: Path, sizes: tuple[int, ...] = (1, 2
 
 def forward_cost(ckpt: Checkpoint, data_dir: Path, repeats: int = 5) -> dict[str, float]:
     """Median milliseconds per text of the serving forward pass at batch 1 and batch 64."""
-    corpus = corpora.load(ckpt.language, data_dir)
+    corpus = language(ckpt.language).load_corpus(data_dir)
     classifier = Classifier(ckpt)
-    ids = [ckpt.vocab.encode(corpus.tokenize(ex.text)[: ckpt.max_length]) for ex in corpus.test[:256]]
+    ids = TextEncoder.for_checkpoint(ckpt).ids(ex.text for ex in corpus.test[:256])
     result = {}
     for batch in (1, 64):
         chunks = [ids[i : i + batch] for i in range(0, len(ids), batch)]
@@ -107,36 +128,43 @@ def forward_cost(ckpt: Checkpoint, data_dir: Path, repeats: int = 5) -> dict[str
     return result
 
 
-def baselines(lang: str, data_dir: Path) -> dict[str, dict[str, float]]:
-    """Reference models on the same texts: VADER (lexicon) for English; a character 1-3-gram TF-IDF
-    logistic regression for Chinese. Skipped when their packages are not installed."""
-    corpus = corpora.load(lang, data_dir)
-    sets = {"test": corpus.test, **corpus.extra_test_sets()}
-    out: dict[str, dict[str, float]] = {}
-    if lang == "en":
-        try:
-            from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-        except ImportError:
-            return out
-        vader = SentimentIntensityAnalyzer()
-        out["VADER 3.3.2 (compound >= 0: positive)"] = {
+def _vader(sets: dict[str, list[Example]]) -> dict[str, dict[str, float]]:
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    vader = SentimentIntensityAnalyzer()
+    return {
+        "VADER 3.3.2 (compound >= 0: positive)": {
             name: sum(int(vader.polarity_scores(ex.text)["compound"] >= 0) == ex.label for ex in exs) / len(exs)
             for name, exs in sets.items()
         }
-    else:
-        try:
-            from sklearn.feature_extraction.text import TfidfVectorizer
-            from sklearn.linear_model import LogisticRegression
-        except ImportError:
-            return out
-        vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
-        x = vec.fit_transform([ex.text for ex in corpus.train])
-        lr = LogisticRegression(C=10, max_iter=2000).fit(x, [ex.label for ex in corpus.train])
-        out["char 1-3-gram TF-IDF logistic regression"] = {
+    }
+
+
+def _char_tfidf(train: list[Example], sets: dict[str, list[Example]]) -> dict[str, dict[str, float]]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
+    x = vec.fit_transform([ex.text for ex in train])
+    lr = LogisticRegression(C=10, max_iter=2000).fit(x, [ex.label for ex in train])
+    return {
+        "char 1-3-gram TF-IDF logistic regression": {
             name: float(lr.score(vec.transform([ex.text for ex in exs]), [ex.label for ex in exs]))
             for name, exs in sets.items()
         }
-    return out
+    }
+
+
+def baselines(lang: str, data_dir: Path) -> dict[str, dict[str, float]]:
+    """The language's reference model on the same texts (VADER, a lexicon, for English; a character
+    1-3-gram TF-IDF logistic regression for Chinese); empty when its package is not installed."""
+    record = language(lang)
+    corpus = record.load_corpus(data_dir)
+    sets = {"test": corpus.test, **corpus.extra}
+    try:
+        return _vader(sets) if record.baseline == "vader" else _char_tfidf(corpus.train, sets)
+    except ImportError:
+        return {}
 
 
 def plot_history(ckpt: Checkpoint, path: Path) -> None:
@@ -166,14 +194,14 @@ def plot_history(ckpt: Checkpoint, path: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--lang", choices=corpora.LANGUAGES, default="en")
+    p.add_argument("--lang", choices=sorted(LANGUAGES), default="en")
     p.add_argument("--checkpoint", type=Path, default=None, help="default: the shipped checkpoint of --lang")
     p.add_argument("--data-dir", type=Path, default=default_data_dir())
     p.add_argument("--card", type=Path, default=None, help="model card to write (default: beside the checkpoint)")
     p.add_argument("--no-card", action="store_true", help="print the metrics only")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
-    path = args.checkpoint or corpora.default_checkpoint(args.lang)
+    path = args.checkpoint or language(args.lang).checkpoint_path
     ckpt = load_checkpoint(path)
     metrics = evaluate(ckpt, args.data_dir)
     cost = forward_cost(ckpt, args.data_dir)
@@ -184,7 +212,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     from model.model_card import write_card
 
-    card = args.card or path.parent / corpora.card_name(ckpt.language)
+    card = args.card or path.parent / language(ckpt.language).card
     plot = card.with_name(path.stem + "-training.png")
     plot_history(ckpt, plot)
     write_card(

@@ -109,12 +109,9 @@ class SentimentRNN(nn.Module):
             x = x + self.bigram_embedding(self.bigram_ids(ids))
         return x
 
-    def forward(self, ids: Tensor, lengths: Tensor, inputs: Tensor | None = None) -> RNNOutput:
-        """ids: [batch, max_len] (PAD after each text); lengths: [batch], each >= 1.
-
-        ``inputs`` replaces ``embed(ids)`` (training perturbs it for adversarial examples).
-        """
-        x = self.input_dropout(self.embed(ids) if inputs is None else inputs)
+    def forward(self, ids: Tensor, lengths: Tensor) -> RNNOutput:
+        """ids: [batch, max_len] (PAD after each text); lengths: [batch], each >= 1."""
+        x = self.input_dropout(self.embed(ids))
         h0 = self.init_hidden(ids.size(0))
         packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
         packed_out, h_n = self.rnn(packed, h0)

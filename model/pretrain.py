@@ -8,20 +8,26 @@ Two steps, both deterministic for a given seed:
    IMDB review labels: which words lean positive or negative. A few epochs at a small learning
    rate keep the offsets small, so the vectors stay near their word2vec positions.
 
-The classifier then reads these vectors frozen: with 67k short training phrases, fine-tuning a
-table this size overfits (measured: see the model card's ablations).
+`pretrained` runs the steps a recipe asks for (and keeps their result in a cache folder, if given).
 """
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import json
 import random
 import zlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from model.corpora import Corpus
+from model.recipe import TrainConfig
 
 DROPOUT = 0.3  # on the mean vector of a review while tuning word vectors towards sentiment
 
@@ -129,3 +135,58 @@ def embedding_table(
             found += 1
     table[list(padding_ids)] = 0.0
     return table, found
+
+
+# What the vectors depend on: a cache entry is reused only when all of these are the same.
+_CACHE_KEY = (
+    "lang",
+    "vectors",
+    "embedding_dim",
+    "w2v_epochs",
+    "w2v_min_count",
+    "w2v_negative",
+    "w2v_window",
+    "sentiment_epochs",
+    "bigram_min_freq",
+    "seed",
+    "max_length",
+    "dry_run",
+)
+
+
+def bigram_texts(tokens: Sequence[Sequence[str]]) -> list[list[str]]:
+    """Each text as its left bigrams: "<s>" + first token, then each pair joined."""
+    return [["<s>" + t[0], *(a + b for a, b in itertools.pairwise(t))] for t in tokens if t]
+
+
+def pretrained(
+    cfg: TrainConfig, corpus: Corpus, tokenize: Callable[[str], list[str]], train_tokens: list[list[str]]
+) -> tuple[WordVectors | None, WordVectors | None]:
+    """Token (and bigram) vectors as ``cfg.vectors`` says, or None. With ``cache_dir`` set they are
+    saved there, keyed by everything they depend on, so that runs of the same recipe share them."""
+    if cfg.vectors == "none":
+        return None, None
+    key: dict[str, object] = {k: getattr(cfg, k) for k in _CACHE_KEY}
+    key["data"] = corpus.checksums
+    cache = None
+    if cfg.cache_dir:
+        digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+        cache = Path(cfg.cache_dir) / f"vectors-{cfg.lang}-{digest}.pt"
+        if cache.is_file():
+            raw = torch.load(cache, weights_only=True)
+            return tuple(WordVectors(v["words"], v["vectors"]) if v else None for v in raw)  # type: ignore[return-value]
+    texts = [tokenize(ex.text) for ex in corpus.pretraining] + train_tokens
+    w2v = {"epochs": cfg.w2v_epochs, "negative": cfg.w2v_negative, "window": cfg.w2v_window, "seed": cfg.seed}
+    vectors = word2vec(texts, cfg.embedding_dim, min_count=cfg.w2v_min_count, **w2v)
+    if cfg.vectors == "word2vec+sentiment":
+        labels = [ex.label for ex in corpus.pretraining]
+        vectors = sentiment_tune(
+            vectors, texts[: len(corpus.pretraining)], labels, epochs=cfg.sentiment_epochs, seed=cfg.seed
+        )
+    bigram_vectors = (
+        word2vec(bigram_texts(texts), cfg.embedding_dim, min_count=2, **w2v) if cfg.bigram_min_freq else None
+    )
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        torch.save([{"words": v.words, "vectors": v.vectors} if v else None for v in (vectors, bigram_vectors)], cache)
+    return vectors, bigram_vectors

@@ -12,7 +12,7 @@ import functools
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 TOKENIZER_VERSION = 1
 PAD, UNK = "<pad>", "<unk>"
@@ -271,22 +271,3 @@ class Vocab:
     def encode(self, tokens: Sequence[str]) -> list[int]:
         get = self._stoi.get
         return [get(t, UNK_ID) for t in tokens]
-
-    def decode(self, ids: Iterable[int]) -> list[str]:
-        return [self.itos[i] for i in ids]
-
-
-def get_tokenizer(name: str, version: int) -> Callable[[str], list[str]]:
-    """The tokenize function a checkpoint was trained with; refuses names or versions unknown here."""
-    from model.tokenizer_zh import ZH_TOKENIZER_VERSION, tokenize_zh
-
-    known: dict[str, tuple[Callable[[str], list[str]], int]] = {
-        "sst-ptb": (tokenize, TOKENIZER_VERSION),
-        "zh-char": (tokenize_zh, ZH_TOKENIZER_VERSION),
-    }
-    if name not in known:
-        raise ValueError(f"unknown tokenizer {name!r}")
-    fn, current = known[name]
-    if version != current:
-        raise ValueError(f"tokenizer {name!r} version {version} differs from this code's version {current}")
-    return fn

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from service.predictor import Answer, Predictor, Request
+from service.predictor import Answer, PredictItem, Predictor
 
 log = logging.getLogger("service.batching")
 
@@ -36,7 +36,7 @@ class OverloadedError(RuntimeError):
 @dataclass
 class _Job:
     predictor: Predictor
-    requests: list[Request]
+    requests: list[PredictItem]
     future: asyncio.Future[list[Answer]]
     loop: asyncio.AbstractEventLoop
     results: list[Answer] = field(default_factory=list)
@@ -79,7 +79,7 @@ class MicroBatcher:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    async def submit(self, predictor: Predictor, requests: list[Request]) -> list[Answer]:
+    async def submit(self, predictor: Predictor, requests: list[PredictItem]) -> list[Answer]:
         loop = asyncio.get_running_loop()
         job = _Job(predictor, requests, loop.create_future(), loop)
         with self._cond:

@@ -2,37 +2,69 @@
 
 Created in the app factory (`create_app`) or by `get_settings()`, never at import time, so tests
 and tools can build apps with their own settings.
+
+The models to serve are a list, ``SENTIMENT_MODELS`` (JSON: one `ModelSpec` per model, in order;
+the first answers ``/model``). Without it, every language record's shipped checkpoint is served,
+and the per-language shorthands (`SHORTHANDS`: ``SENTIMENT_CHECKPOINT``, ``SENTIMENT_CHECKPOINT_ZH``,
+...) change one field of their language's entry. Setting both is an error.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "model" / "artifacts"
+from model.languages import LANGUAGES, LanguageCode
+
+
+class ModelSpec(BaseModel):
+    """One model to serve: its checkpoint file and how to load it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    checkpoint: Path = Field(description="checkpoint file")
+    sha256: str | None = Field(
+        None, description="expected SHA-256 of the file; default: read from '<checkpoint>.sha256' if present"
+    )
+    members: int | None = Field(
+        None, ge=1, description="serve only the first N members of the ensemble (faster); default all"
+    )
+
+
+# The variables from before SENTIMENT_MODELS, as (language, ModelSpec field) of the entry they set.
+SHORTHANDS: dict[str, tuple[LanguageCode, str]] = {
+    "checkpoint": ("en", "checkpoint"),
+    "checkpoint_sha256": ("en", "sha256"),
+    "ensemble_members": ("en", "members"),
+    "checkpoint_zh": ("zh", "checkpoint"),
+    "checkpoint_zh_sha256": ("zh", "sha256"),
+    "ensemble_members_zh": ("zh", "members"),
+}
 
 
 class Settings(BaseSettings):
-    """Every limit has a safe default; a plain start with no variables serves the shipped model."""
+    """Every limit has a safe default; a plain start with no variables serves the shipped models."""
 
     model_config = SettingsConfigDict(env_prefix="SENTIMENT_", extra="ignore")
 
-    checkpoint: Path = Field(ARTIFACTS / "sentiment-rnn.pt", description="English model checkpoint")
-    checkpoint_sha256: str | None = Field(
-        None, description="expected SHA-256 of the checkpoint; default: read from '<checkpoint>.sha256' if present"
+    models: list[ModelSpec] = Field(
+        default_factory=list,
+        description="the models to serve, in order, as a JSON list of {checkpoint, sha256, members}; "
+        "default: every language's shipped checkpoint",
     )
+    checkpoint: Path | None = Field(None, description="shorthand: the English entry's checkpoint")
+    checkpoint_sha256: str | None = Field(None, description="shorthand: the English entry's sha256")
+    ensemble_members: int | None = Field(None, ge=1, description="shorthand: the English entry's members")
     checkpoint_zh: Path | None = Field(
-        ARTIFACTS / "sentiment-rnn-zh.pt", description="Chinese model checkpoint; 'none' serves English only"
+        None, description="shorthand: the Chinese entry's checkpoint; 'none' serves no Chinese model"
     )
-    checkpoint_zh_sha256: str | None = Field(None, description="expected SHA-256 of the Chinese checkpoint")
-    ensemble_members: int | None = Field(
-        None, ge=1, description="serve only the first N members of the English ensemble (faster); default all"
-    )
-    ensemble_members_zh: int | None = Field(None, ge=1, description="the same for the Chinese ensemble")
+    checkpoint_zh_sha256: str | None = Field(None, description="shorthand: the Chinese entry's sha256")
+    ensemble_members_zh: int | None = Field(None, ge=1, description="shorthand: the Chinese entry's members")
+
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     workers: int = Field(1, ge=1, description="uvicorn worker processes (python -m service)")
@@ -49,7 +81,8 @@ class Settings(BaseSettings):
     shutdown_timeout_s: int = Field(10, ge=1, description="on SIGTERM, how long in-flight requests may take")
 
     batch_max_size: int = Field(64, ge=1, description="most texts in one micro-batched forward pass")
-    # 0.2 ms: best req/s and p99 at 16 connections of 0, 0.1, 0.2, 0.4 and 1 ms (1 ms cost 20-25%).
+    # A short wait lets a batch fill under load; a long one adds latency to every request. The
+    # default is the best of the waits measured in `docs/performance.md`.
     batch_wait_ms: float = Field(0.2, ge=0, description="how long a forward waits for more requests")
     queue_size: int = Field(2048, ge=1, description="pending /predict texts before answering 503")
 
@@ -68,6 +101,28 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [o.strip() for o in value.split(",") if o.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _resolve_models(self) -> Settings:
+        """``models`` as given, or the shipped checkpoints with the shorthands applied."""
+        shorthands = sorted(self.model_fields_set & SHORTHANDS.keys())
+        if "models" in self.model_fields_set:
+            if shorthands:
+                names = ", ".join(f"SENTIMENT_{name.upper()}" for name in shorthands)
+                raise ValueError(f"set SENTIMENT_MODELS or the shorthands ({names}), not both")
+            if not self.models:
+                raise ValueError("SENTIMENT_MODELS lists no model")
+            return self
+        entries: dict[str, dict[str, Any]] = {
+            code: {"checkpoint": lang.checkpoint_path} for code, lang in LANGUAGES.items()
+        }
+        for name in shorthands:
+            code, key = SHORTHANDS[name]
+            entries[code][key] = getattr(self, name)
+        self.models = [ModelSpec(**entry) for entry in entries.values() if entry["checkpoint"] is not None]
+        if not self.models:
+            raise ValueError("no model to serve")
+        return self
 
 
 @lru_cache

@@ -3,11 +3,10 @@
 glibc serves large allocations with mmap, but after such a block is freed it raises its threshold
 (up to 32 MiB) so that later blocks of that size come from the heap, which it rarely gives back.
 Loading a model makes large short-lived tensors (the randomly initialised net that checks the
-state_dicts fit; blocks of widened embedding rows): without a fixed threshold ~20 MB more stayed
-resident after loading both models, 14 MB more at the peak with 1 English member (`python -m
-bench.memory`, with and without ``--no-glibc-setting``). A fixed 1 MiB threshold keeps such
-blocks in mmap. Serving allocates little above 1 MiB (per-step tensors of a 64-text batch are
-~400 KB), and `make bench` showed no throughput change.
+state_dicts fit; blocks of widened embedding rows): without a fixed threshold they stayed resident
+after loading. A fixed 1 MiB threshold keeps such blocks in mmap, while serving allocates little
+above it, so throughput does not change. The resident and peak memory with and without this
+setting (`python -m bench.memory`, ``--no-glibc-setting``) are in `docs/performance.md`.
 """
 
 from __future__ import annotations

@@ -14,27 +14,21 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from model.checkpoint import Checkpoint, CheckpointError, load_checkpoint, sha256_file
+from model.checkpoint import Checkpoint, CheckpointError, load_checkpoint
+from model.data import sha256_file
+from model.encoding import EncodedText, TextEncoder
 from model.inference import Classifier, explain_from_logits
-from model.tokenizer import UNK_ID, get_tokenizer
+from model.tokenizer import UNK_ID
 
 TOP_UNITS = 5
 Answer = dict[str, Any]  # one prediction, JSON-ready, shaped like `service.schemas.Prediction`
 
 
 @dataclass(frozen=True)
-class Encoded:
-    """A text after tokenization and encoding, truncated to the model's max length."""
+class PredictItem:
+    """One text to answer, encoded, with what the caller asked for."""
 
-    tokens: list[str]
-    ids: list[int]
-    truncated: bool
-    unknown: int  # how many of ``ids`` are UNK
-
-
-@dataclass(frozen=True)
-class Request:
-    encoded: Encoded
+    encoded: EncodedText
     explain: bool = False
     include_hidden: bool = False
 
@@ -48,7 +42,7 @@ class Predictor:
         self.sha256 = sha256
         self.name = name
         self.version = f"{name}@{sha256[:12]}"
-        self.tokenize = get_tokenizer(ckpt.tokenizer["name"], ckpt.tokenizer["version"])
+        self.encoder = TextEncoder.for_checkpoint(ckpt)
         self.labels = ckpt.labels
         cfg = ckpt.model_config
         directions = ("forward", "backward")[: cfg.num_directions]
@@ -99,15 +93,10 @@ class Predictor:
         predictor.load_seconds = time.perf_counter() - started
         return predictor
 
-    def encode(self, text: str) -> Encoded:
-        tokens = self.tokenize(text)
-        limit = self.ckpt.max_length
-        truncated = len(tokens) > limit
-        tokens = tokens[:limit]
-        ids = self.ckpt.vocab.encode(tokens)
-        return Encoded(tokens, ids, truncated, ids.count(UNK_ID))
+    def encode(self, text: str) -> EncodedText:
+        return self.encoder.encode(text)
 
-    def predict(self, requests: list[Request]) -> list[Answer]:
+    def predict(self, requests: list[PredictItem]) -> list[Answer]:
         """Answer a batch of encoded requests, in order, as JSON-ready dicts shaped like `Prediction`.
 
         Plain dicts rather than pydantic objects: on the hot path, validating objects we built
@@ -155,7 +144,8 @@ class Predictor:
         h_n = h_n.flatten(1, 2)
         k = min(TOP_UNITS, cfg.hidden_size)
         mean = h_n.mean(-1)
-        # Population std, two-pass as torch.std computes it: torch's std kernel took ~60x longer here.
+        # Population std, two-pass as torch.std computes it, by hand: torch's std kernel is far slower
+        # on these many short rows.
         std = (h_n - mean[..., None]).square_().mean(-1).sqrt_()
         stats = torch.stack([h_n.norm(dim=-1), mean, std, h_n.amin(-1), h_n.amax(-1)], -1).tolist()
         top = h_n.abs().topk(k, dim=-1).indices
@@ -191,7 +181,7 @@ class Predictor:
             results.append({**header, "states": states})
         return results
 
-    def explain(self, encoded: list[Encoded], labels: list[int]) -> list[dict[str, Any]]:
+    def explain(self, encoded: list[EncodedText], labels: list[int]) -> list[dict[str, Any]]:
         """All prefixes of all texts in one batched forward pass; see `model.inference.Explanation`."""
         prefixes = [e.ids[:t] for e in encoded for t in range(1, len(e.ids) + 1)]
         logits = self.classifier.predict_logits(prefixes) if prefixes else None
@@ -222,4 +212,4 @@ class Predictor:
     @torch.inference_mode()
     def warm_up(self) -> None:
         """One real prediction so the first user request does not pay for lazy initialisation."""
-        self.predict([Request(self.encode("a warm-up sentence ."), explain=True)])
+        self.predict([PredictItem(self.encode("a warm-up sentence ."), explain=True)])

@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-Language = Literal["en", "zh"]
+from model.languages import LanguageCode
 
 _EXAMPLE_TEXT = "This ISN'T great (at all)!"
 
@@ -35,14 +35,15 @@ def _check_text(text: str, info: ValidationInfo) -> str:
 class _Options(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
-    lang: Language | None = Field(None, description="Language of the text(s); detected from the text when omitted.")
+    lang: LanguageCode | None = Field(None, description="Language of the text(s); detected from the text when omitted.")
     explain: bool = Field(False, description="Add a per-token breakdown and the running sentiment.")
     include_hidden: bool = Field(False, description="Add the full final hidden state h_n.")
 
 
 class PredictRequest(_Options):
     text: str = Field(
-        description="Raw text to classify (characters limit: `SENTIMENT_MAX_TEXT_CHARS`, default 5000).",
+        description="Raw text to classify (at most `SENTIMENT_MAX_TEXT_CHARS` characters; this instance's "
+        "limit is the schema's maxLength).",
         examples=[_EXAMPLE_TEXT],
     )
 
@@ -58,8 +59,8 @@ class PredictRequest(_Options):
 class BatchRequest(_Options):
     texts: list[str] = Field(
         min_length=1,
-        description="Texts to classify, in order (at most `SENTIMENT_MAX_BATCH_TEXTS`, default 256; with "
-        "`explain`, at most `SENTIMENT_MAX_EXPLAIN_TEXTS`, default 16).",
+        description="Texts to classify, in order (at most `SENTIMENT_MAX_BATCH_TEXTS`; with `explain`, at "
+        "most `SENTIMENT_MAX_EXPLAIN_TEXTS`; this instance's limits are the schema's maxItems).",
     )
 
     model_config = ConfigDict(
@@ -141,7 +142,7 @@ class Prediction(_Out):
     label: str = Field(examples=["negative"])
     score: float = Field(description="Probability of the returned label.", examples=[0.93])
     probabilities: dict[str, float] = Field(examples=[{"negative": 0.93, "positive": 0.07}])
-    language: Language = Field(description="Language whose model answered.")
+    language: LanguageCode = Field(description="Language whose model answered.")
     model_version: str = Field(description="Model name and the first 12 hex digits of its checkpoint SHA-256.")
     tokens: int = Field(description="Tokens the model read (after truncation).")
     unknown_tokens: int = Field(description="Of those, tokens outside the vocabulary.")
@@ -156,7 +157,7 @@ class BatchResponse(_Out):
 
 class ModelInfo(_Out):
     name: str
-    language: Language
+    language: LanguageCode
     model_version: str
     architecture: dict[str, Any]
     vocab_size: int

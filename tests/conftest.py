@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 
 from model.checkpoint import save_checkpoint
 from model.data import default_data_dir
-from model.train import TrainConfig, train
+from model.recipe import TrainConfig
+from model.train import train
 from service.app import create_app
 from service.config import Settings
 
@@ -63,8 +64,7 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) ->
 def tiny_uni_checkpoint(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     """A unidirectional, two-layer variant, for code paths that differ by architecture."""
     out = tmp_path_factory.mktemp("ckpt") / "tiny-uni.pt"
-    cfg = tiny_config(data_dir, out)
-    cfg.bidirectional, cfg.num_layers, cfg.pooling, cfg.epochs = False, 2, "last", 1
+    cfg = tiny_config(data_dir, out).override(bidirectional=False, num_layers=2, pooling="last", epochs=1)
     ckpt, _ = train(cfg)
     save_checkpoint(ckpt, out)
     return out

@@ -1,0 +1,101 @@
+"""/predict and /predict/batch: parse and validate the raw body -> predictor -> response bytes.
+
+These are the routes the benchmark drives, so they stay lean, and each choice below was measured
+against the alternative (`docs/performance.md`): the body is read and validated in one step
+(`model_validate_json`, with the configured limits as validation context); the answer is the
+predictor's plain dict serialised by orjson; the state comes from `state_of`, not a dependency;
+and `add_routes` registers the routes on the app itself, because FastAPI matches the routes of an
+included `APIRouter` through a nested dispatch on every request. Their request models appear in
+/docs through `service.openapi`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+import orjson
+from fastapi import FastAPI, Request, params
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from service.deps import state_of
+from service.errors import ProblemError
+from service.openapi import json_body, problem_responses
+from service.predictor import Answer, PredictItem, Predictor
+from service.schemas import BatchRequest, BatchResponse, Prediction, PredictRequest
+from service.state import ServiceState
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def parse(request: Request, model: type[M], state: ServiceState) -> M:
+    """The body as ``model``: 415 unless it is declared JSON; 400/422 (pydantic) unless it fits."""
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise ProblemError(415, f"expected Content-Type application/json, got {media or 'none'!r}")
+    body = await request.body()
+    return model.model_validate_json(body, context=state.validation_context)
+
+
+async def predict(request: Request) -> Response:
+    """One text -> its model -> one `Prediction`."""
+    state = state_of(request)
+    state.require_ready()
+    req = await parse(request, PredictRequest, state)
+    predictor = state.predictor_for(req.lang, req.text)
+    item = PredictItem(predictor.encode(req.text), req.explain, req.include_hidden)
+    (result,) = await state.predict(predictor, [item])
+    return Response(orjson.dumps(result), media_type="application/json")
+
+
+async def predict_batch(request: Request) -> Response:
+    """Many texts, grouped by the model that answers each, -> `BatchResponse` in request order."""
+    state = state_of(request)
+    state.require_ready()
+    req = await parse(request, BatchRequest, state)
+    state.metrics.request_batch.observe(len(req.texts))
+    groups: dict[str, list[int]] = {}
+    predictors: dict[str, Predictor] = {}
+    for i, text in enumerate(req.texts):
+        p = state.predictor_for(req.lang, text)
+        predictors[p.name] = p
+        groups.setdefault(p.name, []).append(i)
+    answers: list[Answer | None] = [None] * len(req.texts)
+    for name, indices in groups.items():
+        p = predictors[name]
+        items = [PredictItem(p.encode(req.texts[i]), req.explain, req.include_hidden) for i in indices]
+        for i, result in zip(indices, await state.predict(p, items), strict=True):
+            answers[i] = result
+    return Response(orjson.dumps({"predictions": answers}), media_type="application/json")
+
+
+def add_routes(app: FastAPI, dependencies: Sequence[params.Depends]) -> None:
+    """Register both routes on ``app`` itself, behind ``dependencies`` (the API key guard, if any)."""
+    errors = problem_responses(400, 401, 413, 415, 422, 503)
+    app.add_api_route(
+        "/predict",
+        predict,
+        methods=["POST"],
+        dependencies=dependencies,
+        response_model=Prediction,
+        openapi_extra=json_body(PredictRequest),
+        responses=errors,
+        summary="Classify one text",
+        description="Tokenizes the text, runs the RNN from h_0 = 0 and returns the label, its "
+        "probability, a summary of the final hidden state h_n and, on request, a "
+        "per-token explanation.",
+    )
+    app.add_api_route(
+        "/predict/batch",
+        predict_batch,
+        methods=["POST"],
+        dependencies=dependencies,
+        response_model=BatchResponse,
+        openapi_extra=json_body(BatchRequest),
+        responses=errors,
+        summary="Classify many texts",
+        description="The same answer as /predict for each text, in order, computed in batched "
+        "forward passes. Texts of different languages are routed to their models.",
+    )
