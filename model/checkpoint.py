@@ -50,6 +50,8 @@ class Checkpoint:
     max_length: int = 256
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
+    # How sentence answers combine into a document's (`model.document.Aggregation`); empty: its defaults.
+    document: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Embedding tables are stored as float16 (half the file size) and kept so in memory: what
@@ -118,6 +120,7 @@ class Checkpoint:
             "max_length": self.max_length,
             "training": self.training,
             "metrics": self.metrics,
+            "document": self.document,
         }
 
 
@@ -180,6 +183,7 @@ def _from_dict(raw: object, path: Path) -> Checkpoint:
             max_length=int(raw.get("max_length", 256)),
             training=dict(raw.get("training", {})),
             metrics=dict(raw.get("metrics", {})),
+            document={str(k): float(v) for k, v in dict(raw.get("document", {})).items()},
         )
         tokenizer_for(dict(tokenizer))
         if not ckpt.members:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import random
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from model import data
 from model.data import Example
+from model.scale import BINARY, FIVE, THREE, View
 from model.tokenizer import tokenize
 from model.tokenizer_zh import tokenize_zh
 
-LABELS = ("negative", "positive")
 EVAL_SETS = Path(__file__).resolve().parent / "eval_sets"
 DRY_RUN_SIZES = {"train": 1500, "dev": 200, "test": 200, "pretraining": 300}
 
@@ -22,9 +24,11 @@ class Corpus:
     dev: list[Example]
     test: list[Example]
     checksums: dict[str, str]
-    labels: tuple[str, ...] = LABELS
+    labels: tuple[str, ...] = BINARY
     # Evaluation-only sets, reported beside test (never used for training or selection).
     extra: dict[str, list[Example]] = field(default_factory=dict)
+    # How each extra set's labels read the model's answer (`model.scale`); absent: the model's labels.
+    views: dict[str, View] = field(default_factory=dict)
     # Text for pre-training word vectors (with labels where they exist); training text is added too.
     pretraining: list[Example] = field(default_factory=list)
 
@@ -42,13 +46,31 @@ class Corpus:
             checksums=self.checksums,
             labels=self.labels,
             extra={name: subset(ex, sizes["test"]) for name, ex in self.extra.items()},
+            views=self.views,
             pretraining=subset(self.pretraining, sizes["pretraining"]),
         )
 
+    def add_eval_set(self, name: str, file: str) -> None:
+        """A hand-written set of `model/eval_sets/`: binary ones (0/1 labels) read the polar answer;
+        three-way ones (negative/neutral/positive, with categories) the three-way answer, or, for a
+        model without a neutral label, the polar answer on their polar texts."""
+        examples, view = read_eval_set(file)
+        if view == "three" and self.labels == BINARY:
+            examples = [Example(ex.text, ex.label // 2, ex.category) for ex in examples if ex.label != 1]
+            view = "binary"
+        self.extra[name] = examples
+        self.views[name] = view
 
-def read_eval_set(name: str) -> list[Example]:
-    """A hand-written evaluation set of this repository (`model/eval_sets/<name>`)."""
-    return data.read_tsv(EVAL_SETS / name, "text", "label")
+
+def read_eval_set(name: str) -> tuple[list[Example], View]:
+    """A hand-written evaluation set (`model/eval_sets/<name>`) and the answer its labels read."""
+    path = EVAL_SETS / name
+    with open(path, encoding="utf-8") as fh:
+        header = fh.readline().rstrip("\n").split("\t")
+    if "category" not in header:
+        return data.read_tsv(path, "text", "label"), "binary"
+    rows = data.read_tsv_rows(path, ("label", "category", "text"))
+    return [Example(r["text"], THREE.index(r["label"]), r["category"]) for r in rows], "three"
 
 
 def _dedupe(examples: list[Example], tok: Callable[[str], list[str]]) -> list[Example]:
@@ -63,6 +85,45 @@ def _dedupe(examples: list[Example], tok: Callable[[str], list[str]]) -> list[Ex
     return out
 
 
+def read_treebank(data_dir: Path) -> Corpus:
+    """The Stanford Sentiment Treebank on its five-point scale: every distinct phrase of the training
+    trees (its most frequent label), dev and test sentences; and the other readings of test (three
+    classes; SST-2's polar sentences) and of product reviews (CR, evaluation only)."""
+    trees = {split: data.read_trees(data_dir, split) for split in data.TREE_FILES}
+    labels: dict[str, Counter[int]] = {}
+    first: dict[str, str] = {}
+    for tree in trees["train"]:
+        for node in tree:
+            key = " ".join(tokenize(node.text))
+            labels.setdefault(key, Counter())[node.label] += 1
+            first.setdefault(key, node.text)
+    train = [Example(first[key], counts.most_common(1)[0][0]) for key, counts in labels.items()]
+    test = [tree[0] for tree in trees["test"]]
+    three_of_five = (0, 0, 1, 2, 2)
+    files = [*data.TREE_FILES.values(), data.SST_FILES["dev"], data.SST_FILES["test"], data.CR_FILE, data.IMDB_FILE]
+    return Corpus(
+        train=train,
+        dev=[tree[0] for tree in trees["dev"]],
+        test=test,
+        checksums=data.checksums(data_dir, files),
+        labels=FIVE,
+        extra={
+            "sst3-test": [Example(ex.text, three_of_five[ex.label]) for ex in test],
+            "sst2-dev": data.read_sst(data_dir, "dev"),
+            "sst2-test": data.read_sst(data_dir, "test"),
+            "cr": data.read_labelled_lines(data_dir / data.CR_FILE),
+            "imdb-test": data.read_imdb(data_dir, "test"),
+        },
+        views={
+            "sst3-test": "three",
+            "sst2-dev": "binary",
+            "sst2-test": "binary",
+            "cr": "binary",
+            "imdb-test": "binary",
+        },
+    )
+
+
 def read_sst2(data_dir: Path) -> Corpus:
     """SST-2: the training sentences and the 67k GLUE phrases (deduplicated), dev and test sentences."""
     files = [data.PHRASES_FILE, *data.SST_FILES.values()]
@@ -75,10 +136,16 @@ def read_sst2(data_dir: Path) -> Corpus:
 
 
 def read_imdb_reviews(data_dir: Path) -> tuple[list[Example], dict[str, str]]:
-    """IMDB's train and test reviews alike: they are not SST, and only their text and review-level
-    labels are used, before any SST training."""
-    reviews = data.read_imdb(data_dir, "train") + data.read_imdb(data_dir, "test")
-    return reviews, data.checksums(data_dir, [data.IMDB_FILE])
+    """IMDB's training reviews (text and review labels) for word vectors. Its test half is for
+    evaluation only: nothing that learns reads it."""
+    return data.read_imdb(data_dir, "train"), data.checksums(data_dir, [data.IMDB_FILE])
+
+
+def read_imdb_tuning(data_dir: Path) -> list[Example]:
+    """A seeded sample of IMDB's training reviews: the documents that fit how sentence answers
+    combine into a review's (`model.document.fit`). IMDB's test half is only scored."""
+    reviews = data.read_imdb(data_dir, "train")
+    return random.Random(0).sample(reviews, 4000)
 
 
 def read_chnsenticorp(data_dir: Path) -> Corpus:

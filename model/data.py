@@ -122,6 +122,15 @@ def read_labelled_lines(path: Path) -> list[Example]:
     return examples
 
 
+def read_tsv_rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
+    """A headed TSV's rows, each with at least ``columns`` (stripped)."""
+    with open(_require(path), encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
+        if reader.fieldnames is None or set(columns) - set(reader.fieldnames):
+            raise DataError(f"{path}: expected columns {', '.join(columns)}")
+        return [{c: row[c].strip() for c in columns} for row in reader]
+
+
 def read_phrases(data_dir: Path) -> list[Example]:
     """The 67k GLUE SST-2 training phrases (sub-trees of the SST training sentences)."""
     return read_tsv(data_dir / PHRASES_FILE, "sentence", "label")

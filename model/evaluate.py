@@ -13,15 +13,17 @@ import json
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
+from model import document, scale
 from model.checkpoint import Checkpoint, load_checkpoint
 from model.corpora import Corpus
-from model.data import Example, default_data_dir, sha256_file
+from model.data import default_data_dir, sha256_file
 from model.encoding import TextEncoder
 from model.inference import Classifier
 from model.languages import LANGUAGES, language
@@ -29,15 +31,23 @@ from model.metrics import report
 
 
 def score(ckpt: Checkpoint, corpus: Corpus) -> dict[str, Any]:
-    """`model.metrics.report` of ``ckpt`` on dev, test and each evaluation set of ``corpus``."""
+    """`model.metrics.report` of ``ckpt`` on dev, test and each evaluation set of ``corpus``, each read
+    in its own view of the answer (five-point, three-way or polar: `model.scale`)."""
     classifier = Classifier(ckpt)
     encoder = TextEncoder.for_checkpoint(ckpt)
+    reads = language(ckpt.language).reads
+    how = document.Aggregation(**ckpt.document)
     out: dict[str, Any] = {}
     for split, examples in (("dev", corpus.dev), ("test", corpus.test), *corpus.extra.items()):
-        ids = encoder.ids(ex.text for ex in examples)
-        out[split] = report(
-            classifier.predict_proba(ids), [ex.label for ex in examples], [len(s) for s in ids], ckpt.labels
-        )
+        texts = [ex.text for ex in examples]
+        per_text = document.read_all(classifier, encoder, texts, ckpt.language, reads)
+        probs = torch.stack([document.combine(p, ckpt.labels, how) for p in per_text])
+        view = corpus.views.get(split, "model")
+        labels = [ex.label for ex in examples]
+        categories = [ex.category for ex in examples]
+        lengths = [len(encoder.tokenize(t)) for t in texts]
+        names = scale.labels_of(ckpt.labels, view)
+        out[split] = report(scale.view(probs, ckpt.labels, view), labels, lengths, names, categories, texts)
     return out
 
 
@@ -63,9 +73,15 @@ def by_members(ckpt: Checkpoint, corpus: Corpus) -> list[dict[str, Any]]:
     return rows
 
 
+def corpus_of(ckpt: Checkpoint, data_dir: Path) -> Corpus:
+    """The splits and evaluation sets of the corpus ``ckpt`` was trained on."""
+    record = language(ckpt.language)
+    return record.load_corpus(data_dir, corpus_name=record.corpus_of(ckpt.training, ckpt.labels))
+
+
 def evaluate(ckpt: Checkpoint, data_dir: Path) -> dict[str, Any]:
-    """Metrics of ``ckpt`` on the dev and test splits and evaluation sets of its language."""
-    return score(ckpt, language(ckpt.language).load_corpus(data_dir))
+    """Metrics of ``ckpt`` on the dev and test splits and evaluation sets of its corpus."""
+    return score(ckpt, corpus_of(ckpt, data_dir))
 
 
 def logits_per_member(ckpt: Checkpoint, ids: dict[str, list[list[int]]]) -> dict[str, list[torch.Tensor]]:
@@ -85,7 +101,7 @@ def seed_spread(ckpt: Checkpoint, data_dir: Path, sizes: tuple[int, ...] = (1, 2
     The members differ only by seed, so this is how much a single training run of k members moves
     by chance: the scale against which an ablation row (one run) must be read.
     """
-    corpus = language(ckpt.language).load_corpus(data_dir)
+    corpus = corpus_of(ckpt, data_dir)
     splits = {"dev": corpus.dev, "test": corpus.test}
     encoder = TextEncoder.for_checkpoint(ckpt)
     logits = logits_per_member(ckpt, {split: encoder.ids(ex.text for ex in exs) for split, exs in splits.items()})
@@ -112,7 +128,7 @@ def seed_spread(ckpt: Checkpoint, data_dir: Path, sizes: tuple[int, ...] = (1, 2
 
 def forward_cost(ckpt: Checkpoint, data_dir: Path, repeats: int = 5) -> dict[str, float]:
     """Median milliseconds per text of the serving forward pass at batch 1 and batch 64."""
-    corpus = language(ckpt.language).load_corpus(data_dir)
+    corpus = corpus_of(ckpt, data_dir)
     classifier = Classifier(ckpt)
     ids = TextEncoder.for_checkpoint(ckpt).ids(ex.text for ex in corpus.test[:256])
     result = {}
@@ -128,43 +144,75 @@ def forward_cost(ckpt: Checkpoint, data_dir: Path, repeats: int = 5) -> dict[str
     return result
 
 
-def _vader(sets: dict[str, list[Example]]) -> dict[str, dict[str, float]]:
+Predict = Callable[[list[str], scale.View], torch.Tensor]  # texts, view -> probabilities in that view
+
+
+def _vader(corpus: Corpus, model_labels: tuple[str, ...]) -> Predict:
+    """VADER's compound score: polar by its sign (>= 0 positive); three-way with the usual +-0.05
+    neutral band; five-point by bands at +-0.05 and +-0.5."""
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     vader = SentimentIntensityAnalyzer()
-    return {
-        "VADER 3.3.2 (compound >= 0: positive)": {
-            name: sum(int(vader.polarity_scores(ex.text)["compound"] >= 0) == ex.label for ex in exs) / len(exs)
-            for name, exs in sets.items()
-        }
-    }
+
+    def predict(texts: list[str], view: scale.View) -> torch.Tensor:
+        compound = torch.tensor([vader.polarity_scores(t)["compound"] for t in texts])
+        if view == "binary" or model_labels == scale.BINARY:
+            return torch.nn.functional.one_hot((compound >= 0).long(), 2).float()
+        five = torch.bucketize(compound, torch.tensor([-0.5, -0.05, 0.05, 0.5]), right=False)
+        five = torch.where(compound == 0.05, 3, five)  # 0.05 itself is positive, as VADER's band says
+        return scale.view(torch.nn.functional.one_hot(five, 5).float(), scale.FIVE, view)
+
+    return predict
 
 
-def _char_tfidf(train: list[Example], sets: dict[str, list[Example]]) -> dict[str, dict[str, float]]:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
+def _tfidf(analyzer: Literal["word", "char"], ngrams: tuple[int, int]) -> Callable[[Corpus, tuple[str, ...]], Predict]:
+    """A TF-IDF logistic regression trained on the corpus's training texts (its own labels)."""
 
-    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
-    x = vec.fit_transform([ex.text for ex in train])
-    lr = LogisticRegression(C=10, max_iter=2000).fit(x, [ex.label for ex in train])
-    return {
-        "char 1-3-gram TF-IDF logistic regression": {
-            name: float(lr.score(vec.transform([ex.text for ex in exs]), [ex.label for ex in exs]))
-            for name, exs in sets.items()
-        }
-    }
+    def fit(corpus: Corpus, model_labels: tuple[str, ...]) -> Predict:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        vec = TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams, sublinear_tf=True)
+        x = vec.fit_transform([ex.text for ex in corpus.train])
+        lr = LogisticRegression(C=10, max_iter=2000).fit(x, [ex.label for ex in corpus.train])
+
+        def predict(texts: list[str], view: scale.View) -> torch.Tensor:
+            probs = torch.from_numpy(lr.predict_proba(vec.transform(texts))).float()
+            return scale.view(probs, model_labels, view)
+
+        return predict
+
+    return fit
 
 
-def baselines(lang: str, data_dir: Path) -> dict[str, dict[str, float]]:
-    """The language's reference model on the same texts (VADER, a lexicon, for English; a character
-    1-3-gram TF-IDF logistic regression for Chinese); empty when its package is not installed."""
-    record = language(lang)
-    corpus = record.load_corpus(data_dir)
+BASELINES: dict[str, tuple[str, Callable[[Corpus, tuple[str, ...]], Predict]]] = {
+    "vader": ("VADER 3.3.2", _vader),
+    "word-tfidf": ("word 1-2-gram TF-IDF logistic regression on the training texts", _tfidf("word", (1, 2))),
+    "char-tfidf": ("char 1-3-gram TF-IDF logistic regression", _tfidf("char", (1, 3))),
+}
+
+
+def baselines(ckpt: Checkpoint, data_dir: Path) -> dict[str, dict[str, Any]]:
+    """The language's reference models on the texts ``ckpt`` is scored on, each set read in its own
+    view: {model: {set: report}}; a model whose package is not installed is left out."""
+    record = language(ckpt.language)
+    corpus = corpus_of(ckpt, data_dir)
     sets = {"test": corpus.test, **corpus.extra}
-    try:
-        return _vader(sets) if record.baseline == "vader" else _char_tfidf(corpus.train, sets)
-    except ImportError:
-        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for kind in record.baselines:
+        name, make = BASELINES[kind]
+        try:
+            predict = make(corpus, corpus.labels)
+        except ImportError:
+            continue
+        out[name] = {}
+        for set_name, examples in sets.items():
+            view = corpus.views.get(set_name, "model")
+            probs = predict([ex.text for ex in examples], view)
+            names = scale.labels_of(corpus.labels, view)
+            labels, categories = [ex.label for ex in examples], [ex.category for ex in examples]
+            out[name][set_name] = report(probs, labels, [0] * len(examples), names, categories)
+    return out
 
 
 def plot_history(ckpt: Checkpoint, path: Path) -> None:
@@ -215,9 +263,7 @@ def main(argv: list[str] | None = None) -> None:
     card = args.card or path.parent / language(ckpt.language).card
     plot = card.with_name(path.stem + "-training.png")
     plot_history(ckpt, plot)
-    write_card(
-        card, path, sha256_file(path), ckpt, metrics, cost, plot.name, baselines(ckpt.language, args.data_dir), spread
-    )
+    write_card(card, path, sha256_file(path), ckpt, metrics, cost, plot.name, baselines(ckpt, args.data_dir), spread)
     print(f"wrote {card} and {plot}", file=sys.stderr)
 
 

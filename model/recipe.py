@@ -10,8 +10,9 @@ from __future__ import annotations
 import argparse
 import tempfile
 import tomllib
+import types
 from pathlib import Path
-from typing import Any, Literal, get_args, get_origin
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -20,6 +21,8 @@ from model.languages import ARTIFACTS, LANGUAGES, LanguageCode, language
 from model.network import Pooling
 
 Vectors = Literal["none", "word2vec", "word2vec+sentiment"]
+GeneralVectors = Literal["none", "glove-6b-50d"]
+CorpusName = Literal["sst-treebank", "sst2", "chnsenticorp"]
 # Options that change where a run reads or writes, or how fast it goes, never what it trains.
 RUN_OPTIONS = frozenset({"data_dir", "out", "workers", "cache_dir"})
 # A dry run is tiny unless the command line says otherwise.
@@ -31,6 +34,7 @@ DRY_RUN = {
     "hidden_size": 16,
     "embedding_dim": 16,
     "vectors": "none",
+    "general_vectors": "none",
 }
 
 
@@ -41,6 +45,7 @@ class TrainConfig(BaseModel):
 
     lang: LanguageCode = Field("en", description="language: its data, tokenizer and shipped recipe")
     data_dir: str = Field("", description="folder with the labelled data (default: $SENTIMENT_DATA_DIR)")
+    corpus: CorpusName | None = Field(None, description="the labelled corpus (default: the language's first)")
     out: str = Field("", description="checkpoint to write (default: the shipped file for a full run of its recipe)")
     dry_run: bool = Field(False, description="seconds-long smoke run on a data subset, written to a temporary folder")
     seed: int = Field(1, ge=0, description="seed of every random draw; member i uses seed + i")
@@ -63,8 +68,14 @@ class TrainConfig(BaseModel):
     word_dropout: float = Field(0.0, ge=0, lt=1, description="probability of reading a training token as UNK")
     fgm: float = Field(0.0, ge=0, description="adversarial step on trainable embedding tables (FGM; 0: off)")
     negations: int = Field(0, ge=0, description="training texts of up to N tokens also appear negated, label flipped")
+    lexicon: Literal["none", "vader"] = Field(
+        "none", description="lexicon words missing from the training texts join them, labelled on its scale"
+    )
     freeze_embeddings: bool = Field(False, description="keep the (pre-trained) embedding tables fixed")
     vectors: Vectors = Field("none", description="pre-trained token vectors, optionally tuned towards sentiment")
+    general_vectors: GeneralVectors = Field(
+        "none", description="general-domain word vectors appended to each token vector (a training-time package)"
+    )
     w2v_epochs: int = Field(5, ge=1, description="word2vec passes over its text")
     w2v_min_count: int = Field(3, ge=1, description="word2vec's minimum token count")
     w2v_negative: int = Field(5, ge=1, description="word2vec's negative samples per word")
@@ -78,8 +89,14 @@ class TrainConfig(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainConfig:
+        if self.corpus is not None and self.corpus not in language(self.lang).corpora:
+            raise ValueError(f"{self.lang} has no corpus {self.corpus!r}")
         if self.fgm > 0 and self.freeze_embeddings:
             raise ValueError("fgm moves the embedding tables: it needs trainable ones (--no-freeze-embeddings)")
+        if self.lexicon != "none" and self.lang != "en":
+            raise ValueError("the VADER lexicon is English")
+        if self.general_vectors != "none" and (self.vectors == "none" or self.lang != "en"):
+            raise ValueError("general_vectors extend English pre-trained vectors (set vectors)")
         if self.vectors == "word2vec+sentiment" and language(self.lang).read_pretraining is None:
             raise ValueError(
                 f"vectors 'word2vec+sentiment' needs labelled pre-training text, which {self.lang} has not"
@@ -134,6 +151,9 @@ def output_path(cfg: TrainConfig) -> Path:
 
 
 def _choices(annotation: object) -> tuple[Any, ...] | None:
+    """The values of a ``Literal`` (or an optional one), else None."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        annotation = next(a for a in get_args(annotation) if a is not type(None))
     if get_origin(annotation) is Literal:
         return get_args(annotation)
     return None

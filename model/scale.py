@@ -52,6 +52,19 @@ def view(probs: Tensor, model_labels: tuple[str, ...], view: View) -> Tensor:
     return torch.stack([n, probs[:, neutral].sum(-1), p], -1)
 
 
+def view_log_probs(logits: Tensor, model_labels: tuple[str, ...], view: View) -> Tensor:
+    """``log(view(softmax(logits)))``, computed in log space (explanations take log-odds of it)."""
+    logp = logits.log_softmax(-1)
+    if view == "model" or model_labels == BINARY:
+        return logp
+    neg, neutral, pos = _sides(model_labels)
+    n, p = logp[..., neg].logsumexp(-1), logp[..., pos].logsumexp(-1)
+    if view == "binary":
+        polar = torch.stack([n, p], -1)
+        return polar - polar.logsumexp(-1, keepdim=True)
+    return torch.stack([n, logp[..., neutral].logsumexp(-1), p], -1)
+
+
 def sentiment(probs: Tensor, model_labels: tuple[str, ...]) -> Tensor:
     """[batch] in [-1, 1]: the expected value of the five-point scale mapped to -1..1 (a two-label
     model: P(positive) - P(negative))."""

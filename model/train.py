@@ -1,6 +1,6 @@
 """Train a sentiment RNN checkpoint: ``python -m model.train --lang en|zh`` (``--help`` lists every option).
 
-The recipe (`model/recipes/<lang>.toml`, typed by `model.recipe.TrainConfig`) runs in four stages:
+The recipe (`model/recipes/<lang>.toml`, typed by `model.recipe.TrainConfig`) runs in five stages:
 
 1. `prepare`: read the language's splits; pre-trained vectors (`model.pretrain`); the vocabulary
    (every training token, then pre-trained words by frequency up to the cap); the encoded texts,
@@ -9,7 +9,9 @@ The recipe (`model/recipes/<lang>.toml`, typed by `model.recipe.TrainConfig`) ru
    processes with ``workers``): Adam with a cosine schedule, an exponential moving average of the
    weights, dev accuracy checked ``evals_per_epoch`` times per epoch; each keeps its best-dev state.
 3. `calibrate`: one temperature per number of members served, fitted on dev.
-4. `model.evaluate.score`: dev, test and the evaluation sets, on exactly what is saved.
+4. `model.document.fit_documents`: how sentence answers combine into a document's (`model.document`), fitted on
+   labelled documents from the training side (IMDB's training reviews, for English).
+5. `model.evaluate.score`: dev, test and the evaluation sets, on exactly what is saved.
 
 Seeded and deterministic: the same seed and data give the same weights and metrics.
 """
@@ -34,7 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from model import augment, pretrain
+from model import augment, document, pretrain
 from model.checkpoint import Checkpoint, save_checkpoint
 from model.corpora import Corpus
 from model.data import length_bucketed_batches
@@ -63,18 +65,22 @@ class Prepared:
     dev: Labelled
 
 
-def build_vocab(cfg: TrainConfig, train_tokens: list[list[str]], vectors: pretrain.WordVectors | None) -> Vocab:
-    """Training tokens by frequency (min_freq, or any with a vector), then pre-trained words up to the cap."""
+def build_vocab(cfg: TrainConfig, train_tokens: list[list[str]], *pretrained: pretrain.WordVectors | None) -> Vocab:
+    """Training tokens by frequency (min_freq, or any with a vector), then each pre-trained set's
+    words by their frequency, up to the cap."""
     counts = Counter(t for toks in train_tokens for t in toks if t not in (PAD, UNK))
-    known = set(vectors.words) if vectors is not None else set()
+    known = set(pretrained[0].words) if pretrained and pretrained[0] is not None else set()
     itos = [
         PAD,
         UNK,
         *sorted((t for t, c in counts.items() if c >= cfg.min_freq or t in known), key=lambda t: (-counts[t], t)),
     ]
-    if vectors is not None:
-        have = set(itos)
-        itos += [w for w in vectors.words if w not in have]
+    have = set(itos)
+    for vectors in pretrained:
+        if vectors is not None and (not cfg.vocab_size or len(itos) < cfg.vocab_size):
+            new = [w for w in vectors.words if w not in have]
+            itos += new
+            have.update(new)
     return Vocab(itos[: cfg.vocab_size] if cfg.vocab_size else itos)
 
 
@@ -95,17 +101,22 @@ def prepare(cfg: TrainConfig, corpus: Corpus | None = None) -> Prepared:
     language's data files (tests train on a handful of texts)."""
     lang = language(cfg.lang)
     if corpus is None:
-        corpus = lang.load_corpus(Path(cfg.data_dir), dry_run=cfg.dry_run, pretraining=cfg.vectors != "none")
+        corpus = lang.load_corpus(
+            Path(cfg.data_dir), corpus_name=cfg.corpus, dry_run=cfg.dry_run, pretraining=cfg.vectors != "none"
+        )
+    if cfg.lexicon == "vader":
+        corpus.train = corpus.train + augment.lexicon_words(corpus.train, lang.tokenize)
     encoder = TextEncoder(lang.tokenize, cfg.max_length)
     train_tokens = [encoder.tokens(ex.text) for ex in corpus.train]
     vectors, bigram_vectors = pretrain.pretrained(cfg, corpus, lang.tokenize, train_tokens)
-    vocab = build_vocab(cfg, train_tokens, vectors)
+    general = pretrain.general_vectors(cfg.general_vectors)
+    vocab = build_vocab(cfg, train_tokens, vectors, general)
     encoder = encoder.with_vocab(vocab)
     train_ids = [vocab.encode(t) for t in train_tokens]
     keys = build_bigrams(cfg, vocab, train_ids) if cfg.bigram_min_freq else torch.zeros(0, dtype=torch.long)
     config = ModelConfig(
         vocab_size=len(vocab),
-        embedding_dim=cfg.embedding_dim,
+        embedding_dim=cfg.embedding_dim + pretrain.GENERAL_DIMS[cfg.general_vectors],
         hidden_size=cfg.hidden_size,
         num_layers=cfg.num_layers,
         bidirectional=cfg.bidirectional,
@@ -117,7 +128,7 @@ def prepare(cfg: TrainConfig, corpus: Corpus | None = None) -> Prepared:
     )
     tables: dict[str, Tensor] = {}
     if vectors is not None:
-        tables["embedding.weight"], found = pretrain.embedding_table(vocab.itos, vectors)
+        tables["embedding.weight"], found = pretrain.joint_table(vocab.itos, vectors, general)
         print(f"vocabulary {len(vocab)}: {found} pre-trained vectors", file=sys.stderr)
     if cfg.bigram_min_freq:
         tables["bigram_keys"] = keys
@@ -126,7 +137,7 @@ def prepare(cfg: TrainConfig, corpus: Corpus | None = None) -> Prepared:
             tables["bigram_embedding.weight"], _ = pretrain.embedding_table(names, bigram_vectors)
     labelled = list(zip(train_ids, [ex.label for ex in corpus.train], strict=True))
     if cfg.negations:
-        labelled += augment.negated(labelled, cfg.negations, vocab, cfg.seed)
+        labelled += augment.negated(labelled, cfg.negations, vocab, cfg.seed, corpus.labels)
     dev = list(zip(encoder.ids(ex.text for ex in corpus.dev), [ex.label for ex in corpus.dev], strict=True))
     return Prepared(corpus, vocab, encoder, config, tables, labelled, dev)
 
@@ -327,8 +338,10 @@ def train(cfg: TrainConfig, corpus: Corpus | None = None) -> tuple[Checkpoint, d
         max_length=cfg.max_length,
     )
     calibrate(ckpt, prep.dev)
+    document.fit_documents(ckpt, Path(cfg.data_dir), limit=50 if cfg.dry_run else None)
     ckpt.metrics = {"by_members": by_members(ckpt, prep.corpus), **score(ckpt, prep.corpus)}
     ckpt.training = {
+        **ckpt.training,
         "config": cfg.model_dump(),
         "data_files": prep.corpus.checksums,
         "history": [history for _, history in results],

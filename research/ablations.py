@@ -101,12 +101,22 @@ def measured(label: str, record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def render(lang: str, rows: list[Row], results: dict[str, dict[str, Any]], machine: str) -> str:
+def _same_corpus(record: dict[str, Any], base: dict[str, Any]) -> bool:
+    """Whether the shipped checkpoint was trained on the rows' corpus (else its row would mislead)."""
+    if not base:
+        return False
+    first = next(iter(language(base["lang"]).corpora))
+    return (record["training"]["config"].get("corpus") or first) == (base.get("corpus") or first)
+
+
+def render(
+    lang: str, bases: dict[str, dict[str, Any]], rows: list[Row], results: dict[str, dict[str, Any]], machine: str
+) -> str:
     """The Markdown table: one line per row with a result, then the shipped checkpoint."""
     shipped_file = language(lang).checkpoint_path.with_suffix(".metrics.json")
     table = [(r.describe() + (f" (rerun at {r.rerun_at})" if r.rerun_at else ""), r.label) for r in rows]
     measured_rows = [(change, results[label]) for change, label in table if label in results]
-    if shipped_file.is_file():
+    if shipped_file.is_file() and _same_corpus(_read(shipped_file), bases[rows[-1].base] if rows else {}):
         measured_rows.append((f"model/recipes/{lang}.toml", measured("shipped checkpoint", _read(shipped_file))))
     extra = sorted({k for _, r in measured_rows for k in r["extra"]})
     lines = [
@@ -168,7 +178,7 @@ def main(argv: list[str] | None = None) -> None:
                 saved["rows"] = [results[r.label] for r in rows if r.label in results]
                 results_file.write_text(json.dumps(saved, indent=1) + "\n")  # after every row
     out = RESULTS / f"ABLATIONS.{args.lang}.md"
-    out.write_text(render(args.lang, rows, results, saved["machine"]))
+    out.write_text(render(args.lang, bases, rows, results, saved["machine"]))
     print(f"wrote {out}", file=sys.stderr)
 
 

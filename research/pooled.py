@@ -23,8 +23,7 @@ from model.checkpoint import load_checkpoint
 from model.corpora import Corpus
 from model.data import default_data_dir
 from model.encoding import TextEncoder
-from model.evaluate import logits_per_member
-from model.languages import language
+from model.evaluate import corpus_of, logits_per_member
 
 SPLITS = ("dev", "test")
 
@@ -48,7 +47,7 @@ def member_logits(paths: list[Path], data_dir: Path) -> tuple[list[Run], dict[st
         ckpt = load_checkpoint(path)
         if corpus is None:
             lang = ckpt.language
-            corpus = language(lang).load_corpus(data_dir)
+            corpus = corpus_of(ckpt, data_dir)
         elif ckpt.language != lang:
             raise ValueError(f"{path} is a {ckpt.language} checkpoint; the first one given is {lang}")
         encoder = TextEncoder.for_checkpoint(ckpt)

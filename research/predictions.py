@@ -17,6 +17,7 @@ import torch
 from model.checkpoint import load_checkpoint
 from model.data import default_data_dir
 from model.encoding import TextEncoder
+from model.evaluate import corpus_of
 from model.inference import Classifier
 from model.languages import LANGUAGES, language
 
@@ -26,7 +27,7 @@ def fingerprints(lang: str, data_dir: Path, service_texts: int = 50) -> dict[str
 
     record = language(lang)
     ckpt = load_checkpoint(record.checkpoint_path)
-    corpus = record.load_corpus(data_dir)
+    corpus = corpus_of(ckpt, data_dir)
     probs = Classifier(ckpt).predict_proba(TextEncoder.for_checkpoint(ckpt).ids(ex.text for ex in corpus.test))
     predictor = Predictor.load(record.checkpoint_path)
     items = [PredictItem(predictor.encode(ex.text), explain=i % 10 == 0) for i, ex in enumerate(corpus.test)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,10 +22,13 @@ from fastapi_offline import FastAPIOffline
 from service import errors, memory, openapi
 from service.config import Settings, get_settings
 from service.middleware import RequestContext
-from service.routes import meta, predict
+from service.routes import meta, predict, v2
 from service.security import api_key_dependencies
 from service.state import ServiceState, load_models
 from service.telemetry import Metrics, configure_logging
+from service.tracing import Tracing, TracingMiddleware, install_log_ids
+
+VERSION = "1.0.0"
 
 
 @asynccontextmanager
@@ -46,6 +50,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         state.ready = False
         batcher.stop()
+        if state.tracing is not None:
+            state.tracing.shutdown()
         gc.unfreeze()  # an app that is shut down (tests make many) can be collected again
 
 
@@ -53,10 +59,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """A new app with its own state and metrics; the models load when its lifespan starts."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
-    state = ServiceState(settings, Metrics())
+    state = ServiceState(settings, Metrics(), tracing=Tracing.from_env(os.environ, VERSION))
     app = FastAPIOffline(
         title="sentiment-rnn",
-        version="1.0.0",
+        version=VERSION,
         summary="Sentiment analysis with a torch.nn.RNN (tanh Elman RNN) classifier.",
         description=openapi.description(settings),
         lifespan=lifespan,
@@ -65,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     guard = api_key_dependencies(settings)
     predict.add_routes(app, dependencies=guard)
+    v2.add_routes(app, dependencies=guard)
     app.include_router(meta.public)
     app.include_router(meta.model_routes, dependencies=guard)
     app.include_router(meta.metrics_routes, dependencies=guard if settings.protect_metrics else [])
@@ -78,6 +85,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Content-Type", "Authorization", "X-API-Key", "X-Request-ID"],
         )
     app.add_middleware(RequestContext, metrics=state.metrics, max_body_bytes=settings.max_body_bytes)
+    if state.tracing is not None:  # outermost: its span holds the whole request, RequestContext's too
+        app.add_middleware(TracingMiddleware, tracing=state.tracing)
+        install_log_ids()
     return app
 
 

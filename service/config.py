@@ -71,12 +71,17 @@ class Settings(BaseSettings):
     torch_threads: int = Field(1, ge=1, description="torch intra-op threads per worker")
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
-    max_text_chars: int = Field(5000, ge=1, description="longest accepted text, in characters")
+    max_text_chars: int = Field(100_000, ge=1, description="longest accepted text, in characters")
+    max_explain_chars: int = Field(
+        5000, ge=1, description="longest text that may ask for explain (each sentence's prefixes are re-read)"
+    )
     max_batch_texts: int = Field(256, ge=1, description="most texts in one /predict/batch request")
     max_explain_texts: int = Field(
         16, ge=1, description="most texts in one /predict/batch request with explain (each costs a pass per token)"
     )
-    max_body_bytes: int = Field(2_000_000, ge=1024, description="largest accepted request body")
+    max_body_bytes: int = Field(
+        0, ge=0, description="largest accepted request body; 0: 20 bytes per character of max_text_chars"
+    )
     request_timeout_s: float = Field(10.0, gt=0, description="a prediction waiting longer is answered 503")
     shutdown_timeout_s: int = Field(10, ge=1, description="on SIGTERM, how long in-flight requests may take")
 
@@ -101,6 +106,13 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [o.strip() for o in value.split(",") if o.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _body_follows_text(self) -> Settings:
+        """A body must hold the longest text (JSON escapes take up to 12 bytes per character)."""
+        if self.max_body_bytes == 0:
+            self.max_body_bytes = max(1024, 20 * self.max_text_chars)
+        return self
 
     @model_validator(mode="after")
     def _resolve_models(self) -> Settings:

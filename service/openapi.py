@@ -69,8 +69,9 @@ def schema(app: FastAPI, state: ServiceState) -> dict[str, Any]:
         components[model.__name__] = model_schema
     text_limits = {"minLength": 1, "maxLength": settings.max_text_chars, "pattern": TEXT_PATTERN}
     components["PredictRequest"]["properties"]["text"].update(text_limits)
+    # What JSON Schema cannot say (explain's own length limit), for the playground and generators.
+    components["PredictRequest"]["x-max-explain-chars"] = settings.max_explain_chars
     components["BatchRequest"]["properties"]["texts"]["maxItems"] = settings.max_batch_texts
-    components["BatchRequest"]["properties"]["texts"]["items"].update(text_limits)
     # With explain, a smaller limit (JSON Schema if/then, part of OpenAPI 3.1).
     components["BatchRequest"]["if"] = {"properties": {"explain": {"const": True}}, "required": ["explain"]}
     components["BatchRequest"]["then"] = {"properties": {"texts": {"maxItems": settings.max_explain_texts}}}

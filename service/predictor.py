@@ -14,10 +14,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from model import document, scale
 from model.checkpoint import Checkpoint, CheckpointError, load_checkpoint
 from model.data import sha256_file
 from model.encoding import EncodedText, TextEncoder
 from model.inference import Classifier, explain_from_logits
+from model.languages import language
 from model.tokenizer import UNK_ID
 
 TOP_UNITS = 5
@@ -31,6 +33,9 @@ class PredictItem:
     encoded: EncodedText
     explain: bool = False
     include_hidden: bool = False
+    binary: bool = False  # a polar answer (negative or positive) even from a model with a neutral label
+    pieces: tuple[document.Piece, ...] = ()  # a document: what the model reads of it (else `encoded` alone)
+    sentences: tuple[document.Piece, ...] | None = None  # asked for: each sentence, with its offsets
 
 
 class Predictor:
@@ -44,6 +49,11 @@ class Predictor:
         self.version = f"{name}@{sha256[:12]}"
         self.encoder = TextEncoder.for_checkpoint(ckpt)
         self.labels = ckpt.labels
+        # What an answer reads: three-way from a five-point model, polar from a two-label one.
+        self.has_scale = ckpt.labels == scale.FIVE
+        self.answer_labels = scale.labels_of(ckpt.labels, "three" if self.has_scale else "binary")
+        self.reads = language(ckpt.language).reads
+        self.aggregation = document.Aggregation(**ckpt.document)
         cfg = ckpt.model_config
         directions = ("forward", "backward")[: cfg.num_directions]
         # h_n's order: member, then torch.nn.RNN's layer-major order, forward before backward.
@@ -57,7 +67,8 @@ class Predictor:
         # Members in the file; `ckpt` may be a subset of them (SENTIMENT_ENSEMBLE_MEMBERS).
         self.available_members = available_members or len(ckpt.members)
         self._note = (
-            "running = the model's probabilities had the text ended after this token; "
+            "running = the answer's probabilities had the text ended after this token, and sentiment its score "
+            "in [-1, 1]; "
             "contribution = change in log-odds of the predicted label when the token was read; "
             "baseline + sum(contributions) = final log-odds."
         )
@@ -96,43 +107,146 @@ class Predictor:
     def encode(self, text: str) -> EncodedText:
         return self.encoder.encode(text)
 
+    def item(
+        self,
+        text: str,
+        explain: bool = False,
+        include_hidden: bool = False,
+        binary: bool = False,
+        sentences: bool = False,
+    ) -> PredictItem:
+        """``text`` as the model reads it: whole if it is one piece (as the model reads a sentence),
+        else as a document of pieces; with ``sentences``, each sentence with its offsets too."""
+        doc = document.pieces(text, self.ckpt.language, self.encoder, self.reads)
+        encoded = doc[0].encoded if len(doc) == 1 and not doc[0].encoded.truncated else self.encode(text)
+        pieces = tuple(doc) if len(doc) > 1 else ()
+        per_sentence: tuple[document.Piece, ...] | None = None
+        if sentences or (explain and pieces):  # a document is explained sentence by sentence
+            if self.reads == "sentences" and pieces:
+                per_sentence = pieces
+            else:
+                found = document.pieces(text, self.ckpt.language, self.encoder, "sentences")
+                per_sentence = tuple(found) if len(found) > 1 or not doc else (document.Piece(doc[0].span, encoded),)
+        return PredictItem(encoded, explain, include_hidden, binary, pieces, per_sentence)
+
+    def view_of(self, request: PredictItem) -> scale.View:
+        return "binary" if request.binary or not self.has_scale else "three"
+
     def predict(self, requests: list[PredictItem]) -> list[Answer]:
         """Answer a batch of encoded requests, in order, as JSON-ready dicts shaped like `Prediction`.
 
-        Plain dicts rather than pydantic objects: on the hot path, validating objects we built
-        ourselves would cost more than the forward pass (`tests/test_api.py` validates the shape).
+        One forward pass reads every text, every piece of every document and every sentence asked
+        for. Plain dicts rather than pydantic objects: on the hot path, validating objects we built
+        ourselves would cost more than the forward pass (the API tests validate the shape).
         """
         if not requests:
             return []
-        out = self.classifier.forward_many([r.encoded.ids for r in requests])
-        probs = out.probabilities.tolist()
-        best = [max(range(len(p)), key=p.__getitem__) for p in probs]
-        summaries = self.summarize(out.h_n, [r.include_hidden for r in requests])
-        explained = [i for i, r in enumerate(requests) if r.explain]
+        rows, sequences = self._rows(requests)
+        out = self.classifier.forward_many(sequences)
+        if len(sequences) == len(requests):  # no documents, no sentences: one row per request
+            probs, h_n = out.probabilities, out.h_n
+        else:
+            probs = torch.stack(
+                [document.combine(out.probabilities[a:b], self.labels, self.aggregation) for a, b, _ in rows]
+            )
+            h_n = out.h_n[torch.tensor([b - 1 for _, b, _ in rows])]  # a document's: its last piece's
+        answered = [self.view_of(r) for r in requests]
+        results = self._answers(requests, probs, h_n, answered)
+        for result, req, (_, _, at), view in zip(results, requests, rows, answered, strict=True):
+            if req.pieces:
+                result["tokens"] = sum(len(p.encoded.ids) for p in req.pieces)
+                result["unknown_tokens"] = sum(p.encoded.unknown for p in req.pieces)
+                result["truncated"] = any(p.encoded.truncated for p in req.pieces)
+            if req.sentences is not None:
+                result["sentences"] = self._sentences(req, out.probabilities[at : at + len(req.sentences)], view)
+        return results
+
+    def _rows(self, requests: list[PredictItem]) -> tuple[list[tuple[int, int, int]], list[list[int]]]:
+        """The sequences one forward pass reads, and per request (start, end) of the rows its answer
+        combines and where its sentences' rows start."""
+        sequences: list[list[int]] = []
+        rows = []
+        for r in requests:
+            start = len(sequences)
+            sequences.extend([p.encoded.ids for p in r.pieces] if r.pieces else [r.encoded.ids])
+            end = len(sequences)
+            if r.sentences is not None and r.sentences is not r.pieces:
+                sequences.extend(p.encoded.ids for p in r.sentences)
+            rows.append((start, end, end if r.sentences is not r.pieces else start))
+        return rows, sequences
+
+    def _answers(
+        self, requests: list[PredictItem], probs: Tensor, h_n: Tensor, answered: list[scale.View]
+    ) -> list[Answer]:
+        """Each request's answer from its [L] probabilities and its h_n."""
+        views = {v: scale.view(probs, self.labels, v).tolist() for v in ("three", "binary") if self._has(v)}
+        sentiments = scale.sentiment(probs, self.labels).tolist()
+        five = probs.tolist() if self.has_scale else None
+        chosen = [views[v][i] for i, v in enumerate(answered)]
+        best = [max(range(len(p)), key=p.__getitem__) for p in chosen]
+        summaries = self.summarize(h_n, [r.include_hidden for r in requests])
+        explained = [i for i, r in enumerate(requests) if r.explain and not r.pieces]
         explanations = dict(
             zip(
                 explained,
-                self.explain([requests[i].encoded for i in explained], [best[i] for i in explained]),
+                self.explain(
+                    [requests[i].encoded for i in explained],
+                    [best[i] for i in explained],
+                    [answered[i] for i in explained],
+                ),
                 strict=True,
             )
         )
         results = []
-        for i, (req, p) in enumerate(zip(requests, probs, strict=True)):
-            result = {
-                "label": self.labels[best[i]],
+        for i, (req, p) in enumerate(zip(requests, chosen, strict=True)):
+            names = scale.labels_of(self.labels, answered[i])
+            result: Answer = {
+                "label": names[best[i]],
                 "score": p[best[i]],
-                "probabilities": dict(zip(self.labels, p, strict=True)),
-                "language": self.ckpt.language,
-                "model_version": self.version,
-                "tokens": len(req.encoded.ids),
-                "unknown_tokens": req.encoded.unknown,
-                "truncated": req.encoded.truncated,
-                "hidden_state": summaries[i],
+                "probabilities": dict(zip(names, p, strict=True)),
+                "sentiment": sentiments[i],
             }
+            if five is not None:
+                result["scale"] = dict(zip(self.labels, five[i], strict=True))
+            result.update(
+                language=self.ckpt.language,
+                model_version=self.version,
+                tokens=len(req.encoded.ids),
+                unknown_tokens=req.encoded.unknown,
+                truncated=req.encoded.truncated,
+                hidden_state=summaries[i],
+            )
             if i in explanations:
                 result["explanation"] = explanations[i]
             results.append(result)
         return results
+
+    def _has(self, view: scale.View) -> bool:
+        return view == "binary" or self.has_scale
+
+    def _sentences(self, req: PredictItem, probs: Tensor, view: scale.View) -> list[Answer]:
+        """Each sentence's answer with its offsets (and, with explain, its explanation)."""
+        assert req.sentences is not None
+        names = scale.labels_of(self.labels, view)
+        chosen = scale.view(probs, self.labels, view).tolist()
+        sentiments = scale.sentiment(probs, self.labels).tolist()
+        best = [max(range(len(p)), key=p.__getitem__) for p in chosen]
+        out: list[Answer] = [
+            {
+                "start": piece.span.start,
+                "end": piece.span.end,
+                "label": names[b],
+                "score": p[b],
+                "probabilities": dict(zip(names, p, strict=True)),
+                "sentiment": sent,
+            }
+            for piece, p, b, sent in zip(req.sentences, chosen, best, sentiments, strict=True)
+        ]
+        if req.explain and req.pieces:  # a single sentence's explanation is the answer's own
+            encoded = [piece.encoded for piece in req.sentences]
+            for answer, ex in zip(out, self.explain(encoded, best, [view] * len(best)), strict=True):
+                answer["explanation"] = ex
+        return out
 
     def summarize(self, h_n: Tensor, include_values: list[bool]) -> list[dict[str, Any]]:
         """Per text, per member, layer and direction: norm, mean, std, min, max and top units of h_n.
@@ -181,32 +295,43 @@ class Predictor:
             results.append({**header, "states": states})
         return results
 
-    def explain(self, encoded: list[EncodedText], labels: list[int]) -> list[dict[str, Any]]:
+    def explain(self, encoded: list[EncodedText], labels: list[int], views: list[scale.View]) -> list[dict[str, Any]]:
         """All prefixes of all texts in one batched forward pass; see `model.inference.Explanation`."""
         prefixes = [e.ids[:t] for e in encoded for t in range(1, len(e.ids) + 1)]
         logits = self.classifier.predict_logits(prefixes) if prefixes else None
         baseline = self.classifier.baseline_logits()
         out, start = [], 0
-        for enc, label in zip(encoded, labels, strict=True):
+        for enc, label, view in zip(encoded, labels, views, strict=True):
             n = len(enc.ids)
+            names = scale.labels_of(self.labels, view)
             ex = explain_from_logits(
                 logits[start : start + n] if logits is not None and n else baseline.new_empty(0, len(self.labels)),
                 baseline,
                 label,
+                self.labels,
+                view,
             )
             start += n
+            sentiments = ex.sentiment.tolist()
+            steps = zip(enc.tokens, enc.ids, ex.contributions.tolist(), ex.running.tolist(), sentiments, strict=True)
             tokens = [
                 {
                     "text": tok,
                     "known": i != UNK_ID,
                     "contribution": c,
-                    "running": dict(zip(self.labels, r, strict=True)),
+                    "running": dict(zip(names, r, strict=True)),
+                    "sentiment": sent,
                 }
-                for tok, i, c, r in zip(
-                    enc.tokens, enc.ids, ex.contributions.tolist(), ex.running.tolist(), strict=True
-                )
+                for tok, i, c, r, sent in steps
             ]
-            out.append({"baseline": ex.baseline, "tokens": tokens, "note": self._note})
+            out.append(
+                {
+                    "baseline": ex.baseline,
+                    "baseline_sentiment": ex.baseline_sentiment,
+                    "tokens": tokens,
+                    "note": self._note,
+                }
+            )
         return out
 
     @torch.inference_mode()

@@ -23,12 +23,23 @@ _NOT_BLANK = re.compile(r"[^\s\ufeff]")
 TEXT_PATTERN = r"[^\s\x1c-\x1f\x85]"
 
 
-def _check_text(text: str, info: ValidationInfo) -> str:
+def text_problem(text: str, context: dict[str, Any] | None, explain: bool = False) -> str | None:
+    """Why ``text`` cannot be answered (blank, too long, too long to explain), or None."""
     if not _NOT_BLANK.search(text):
-        raise ValueError("text must contain at least one non-whitespace character")
-    limit = (info.context or {}).get("max_text_chars")
+        return "text must contain at least one non-whitespace character"
+    limit = (context or {}).get("max_text_chars")
     if limit is not None and len(text) > limit:
-        raise ValueError(f"text is {len(text)} characters long; the limit is {limit}")
+        return f"text is {len(text)} characters long; the limit is {limit}"
+    explain_limit = (context or {}).get("max_explain_chars")
+    if explain and explain_limit is not None and len(text) > explain_limit:
+        return f"explain is limited to texts of {explain_limit} characters; this one has {len(text)}"
+    return None
+
+
+def _check_text(text: str, info: ValidationInfo) -> str:
+    problem = text_problem(text, info.context)
+    if problem is not None:
+        raise ValueError(problem)
     return text
 
 
@@ -38,6 +49,14 @@ class _Options(BaseModel):
     lang: LanguageCode | None = Field(None, description="Language of the text(s); detected from the text when omitted.")
     explain: bool = Field(False, description="Add a per-token breakdown and the running sentiment.")
     include_hidden: bool = Field(False, description="Add the full final hidden state h_n.")
+    binary: bool = Field(
+        False,
+        description="A polar answer: negative or positive, by the probability of each side, renormalised "
+        "(the SST-2 protocol), even from a model with a neutral label.",
+    )
+    sentences: bool = Field(
+        False, description="Add each sentence's answer with its character offsets (`text[start:end]`)."
+    )
 
 
 class PredictRequest(_Options):
@@ -55,12 +74,20 @@ class PredictRequest(_Options):
 
     _text = field_validator("text")(_check_text)
 
+    @model_validator(mode="after")
+    def _explain_length(self, info: ValidationInfo) -> PredictRequest:
+        problem = text_problem(self.text, info.context, self.explain)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
 
 class BatchRequest(_Options):
     texts: list[str] = Field(
         min_length=1,
         description="Texts to classify, in order (at most `SENTIMENT_MAX_BATCH_TEXTS`; with `explain`, at "
-        "most `SENTIMENT_MAX_EXPLAIN_TEXTS`; this instance's limits are the schema's maxItems).",
+        "most `SENTIMENT_MAX_EXPLAIN_TEXTS`; this instance's limits are the schema's maxItems). A text that "
+        "cannot be answered (blank, too long) gets an error object in its place; the others are answered.",
     )
 
     model_config = ConfigDict(
@@ -83,11 +110,6 @@ class BatchRequest(_Options):
         limit = (info.context or {}).get("max_batch_texts")
         if limit is not None and len(texts) > limit:
             raise ValueError(f"batch has {len(texts)} texts; the limit is {limit}")
-        for i, text in enumerate(texts):
-            try:
-                _check_text(text, info)
-            except ValueError as exc:
-                raise ValueError(f"texts[{i}]: {exc}") from None
         return texts
 
 
@@ -130,29 +152,88 @@ class TokenExplanation(_Out):
     known: bool = Field(description="False when the token is outside the vocabulary (read as <unk>).")
     contribution: float = Field(description="Change in log-odds of the predicted label when the RNN read this token.")
     running: dict[str, float] = Field(description="Probability of each label had the text ended after this token.")
+    sentiment: float = Field(description="The sentiment score had the text ended after this token.", ge=-1, le=1)
 
 
 class Explanation(_Out):
     baseline: float = Field(description="Log-odds of the predicted label before any token (h_0 = 0).")
+    baseline_sentiment: float = Field(description="The sentiment score before any token (h_0 = 0).", ge=-1, le=1)
     tokens: list[TokenExplanation]
     note: str = Field(description="How to read the numbers for this model.")
 
 
-class Prediction(_Out):
-    label: str = Field(examples=["negative"])
-    score: float = Field(description="Probability of the returned label.", examples=[0.93])
-    probabilities: dict[str, float] = Field(examples=[{"negative": 0.93, "positive": 0.07}])
-    language: LanguageCode = Field(description="Language whose model answered.")
-    model_version: str = Field(description="Model name and the first 12 hex digits of its checkpoint SHA-256.")
-    tokens: int = Field(description="Tokens the model read (after truncation).")
-    unknown_tokens: int = Field(description="Of those, tokens outside the vocabulary.")
-    truncated: bool = Field(description="True when the text had more tokens than the model's max length.")
-    hidden_state: HiddenState
+class Scale(_Out):
+    """The five-point scale of a model trained on the Stanford Sentiment Treebank (sums to 1)."""
+
+    very_negative: float = Field(ge=0, le=1)
+    negative: float = Field(ge=0, le=1)
+    neutral: float = Field(ge=0, le=1)
+    positive: float = Field(ge=0, le=1)
+    very_positive: float = Field(ge=0, le=1)
+
+
+class SentenceAnswer(_Out):
+    """One sentence of a text: where it is and what it says."""
+
+    start: int = Field(ge=0, description="Offset of its first character in the text (Python string indices).")
+    end: int = Field(ge=1, description="Offset just past its last character: `text[start:end]` is the sentence.")
+    label: str
+    score: float
+    probabilities: dict[str, float]
+    sentiment: float = Field(ge=-1, le=1)
     explanation: Explanation | None = None
 
 
+class Prediction(_Out):
+    label: str = Field(
+        description="negative, neutral or positive (a model without a neutral label, or `binary`: negative or "
+        "positive): the largest of `probabilities`.",
+        examples=["negative"],
+    )
+    score: float = Field(description="Probability of the returned label.", examples=[0.93])
+    probabilities: dict[str, float] = Field(
+        description="Probability of each answer label (summing to 1).",
+        examples=[{"negative": 0.93, "neutral": 0.05, "positive": 0.02}],
+    )
+    sentiment: float = Field(
+        ge=-1,
+        le=1,
+        description="A continuous score in [-1, 1]: the expected value of the five-point scale mapped to -1..1 "
+        "(a two-label model: P(positive) - P(negative)).",
+        examples=[-0.71],
+    )
+    scale: Scale | None = Field(None, description="The five-point probabilities, where the model has them.")
+    language: LanguageCode = Field(description="Language whose model answered.")
+    model_version: str = Field(description="Model name and the first 12 hex digits of its checkpoint SHA-256.")
+    tokens: int = Field(description="Tokens the model read: every sentence of a longer text is read.")
+    unknown_tokens: int = Field(description="Of those, tokens outside the vocabulary.")
+    truncated: bool = Field(
+        description="True only when a run of text with no space or sentence break was longer than the model's "
+        "max length and was read up to it."
+    )
+    hidden_state: HiddenState
+    explanation: Explanation | None = None
+    sentences: list[SentenceAnswer] | None = Field(
+        None,
+        description="With `sentences` (or `explain` on a text of several sentences): each sentence's answer. "
+        "A text of several sentences is answered from its sentences', polar ones weighing more.",
+    )
+
+
+class ItemError(_Out):
+    """A text of a batch that could not be answered, in its place (RFC 9457 fields plus its index)."""
+
+    index: int = Field(ge=0, description="Its position in `texts`.")
+    type: str = Field("about:blank")
+    title: str = Field(examples=["Unprocessable Content"])
+    status: int = Field(examples=[422])
+    detail: str = Field(examples=["text must contain at least one non-whitespace character"])
+
+
 class BatchResponse(_Out):
-    predictions: list[Prediction]
+    predictions: list[Prediction | ItemError] = Field(
+        description="One entry per text, in order: its answer, or an error object for a text that was refused."
+    )
 
 
 class ModelInfo(_Out):
@@ -161,7 +242,10 @@ class ModelInfo(_Out):
     model_version: str
     architecture: dict[str, Any]
     vocab_size: int
-    labels: list[str]
+    labels: list[str] = Field(description="The model's own labels (the five-point scale, or negative and positive).")
+    answer_labels: list[str] = Field(
+        description="The labels an answer gives without `binary` (with it: negative, positive)."
+    )
     max_length: int = Field(description="Tokens read per text; longer texts are truncated.")
     tokenizer: dict[str, Any]
     inference_path: str = Field(description="Which forward implementation serves requests.")

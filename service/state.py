@@ -9,7 +9,10 @@ raised here as a `ProblemError`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections.abc import Coroutine
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,8 +24,10 @@ from service.errors import ProblemError
 from service.language import Router
 from service.predictor import Answer, PredictItem, Predictor
 from service.telemetry import Metrics
+from service.tracing import TracedPredictor, Tracing
 
 log = logging.getLogger("service.state")
+_NO_SPAN: AbstractContextManager[object] = contextlib.nullcontext()
 
 
 @dataclass
@@ -34,6 +39,7 @@ class ServiceState:
     predictors: dict[str, Predictor] = field(default_factory=dict)  # by language, in configured order
     router: Router = field(default_factory=lambda: Router.among(LANGUAGES))
     batcher: MicroBatcher | None = None
+    tracing: Tracing | None = None  # None: tracing is off (`service.tracing`)
     ready: bool = False
     validation_context: dict[str, Any] = field(init=False)  # the request limits, for pydantic
 
@@ -41,6 +47,7 @@ class ServiceState:
         s = self.settings
         self.validation_context = {
             "max_text_chars": s.max_text_chars,
+            "max_explain_chars": s.max_explain_chars,
             "max_batch_texts": s.max_batch_texts,
             "max_explain_texts": s.max_explain_texts,
         }
@@ -63,8 +70,21 @@ class ServiceState:
             raise ProblemError(503, "the model is not loaded yet", headers={"Retry-After": "1"})
         return self.batcher
 
-    async def predict(self, predictor: Predictor, items: list[PredictItem]) -> list[Answer]:
-        """Answer ``items`` through the micro-batcher within the request timeout, or raise a 503."""
+    def trace(self, name: str) -> AbstractContextManager[object]:
+        """A span named ``name`` under the request's span; with tracing off, one shared no-op."""
+        return _NO_SPAN if self.tracing is None else self.tracing.span(name)
+
+    def predict(self, predictor: Predictor, items: list[PredictItem]) -> Coroutine[Any, Any, list[Answer]]:
+        """Answer ``items`` through the micro-batcher within the request timeout, or raise a 503.
+
+        A plain function handing back the coroutine to await, so that without tracing the hot
+        path pays for no extra coroutine.
+        """
+        if self.tracing is not None:
+            return self.tracing.predict(self._predict, predictor, items)
+        return self._predict(predictor, items)
+
+    async def _predict(self, predictor: Predictor, items: list[PredictItem]) -> list[Answer]:
         batcher = self.require_ready()
         try:
             results = await asyncio.wait_for(batcher.submit(predictor, items), self.settings.request_timeout_s)
@@ -94,8 +114,9 @@ class ServiceState:
 
 def load_models(state: ServiceState) -> None:
     """Verify, load and warm up every configured model, in order; any failure aborts startup."""
+    kind = Predictor if state.tracing is None else TracedPredictor
     for spec in state.settings.models:
-        predictor = Predictor.load(spec.checkpoint, spec.sha256, spec.members)
+        predictor = kind.load(spec.checkpoint, spec.sha256, spec.members)
         if predictor.ckpt.language in state.predictors:
             raise CheckpointError(f"two checkpoints for language {predictor.ckpt.language!r}: {spec.checkpoint}")
         predictor.warm_up()

@@ -110,6 +110,7 @@ def describe(p: Predictor) -> ModelInfo:
         },
         vocab_size=len(p.ckpt.vocab),
         labels=list(p.labels),
+        answer_labels=list(p.answer_labels),
         max_length=p.ckpt.max_length,
         tokenizer=p.ckpt.tokenizer,
         inference_path=p.classifier.path,

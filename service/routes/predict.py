@@ -12,6 +12,7 @@ included `APIRouter` through a nested dispatch on every request. Their request m
 from __future__ import annotations
 
 from collections.abc import Sequence
+from http import HTTPStatus
 from typing import TypeVar
 
 import orjson
@@ -22,8 +23,8 @@ from pydantic import BaseModel
 from service.deps import state_of
 from service.errors import ProblemError
 from service.openapi import json_body, problem_responses
-from service.predictor import Answer, PredictItem, Predictor
-from service.schemas import BatchRequest, BatchResponse, Prediction, PredictRequest
+from service.predictor import Answer, Predictor
+from service.schemas import BatchRequest, BatchResponse, Prediction, PredictRequest, text_problem
 from service.state import ServiceState
 
 M = TypeVar("M", bound=BaseModel)
@@ -43,32 +44,53 @@ async def predict(request: Request) -> Response:
     """One text -> its model -> one `Prediction`."""
     state = state_of(request)
     state.require_ready()
-    req = await parse(request, PredictRequest, state)
+    with state.trace("parse"):
+        req = await parse(request, PredictRequest, state)
     predictor = state.predictor_for(req.lang, req.text)
-    item = PredictItem(predictor.encode(req.text), req.explain, req.include_hidden)
+    with state.trace("tokenize"):
+        item = predictor.item(req.text, req.explain, req.include_hidden, req.binary, req.sentences)
     (result,) = await state.predict(predictor, [item])
-    return Response(orjson.dumps(result), media_type="application/json")
+    with state.trace("encode"):
+        body = orjson.dumps(result)
+    return Response(body, media_type="application/json")
+
+
+def item_error(index: int, detail: str) -> Answer:
+    """The error object that stands in a batch for a text that cannot be answered."""
+    return {"index": index, "type": "about:blank", "title": HTTPStatus(422).phrase, "status": 422, "detail": detail}
 
 
 async def predict_batch(request: Request) -> Response:
-    """Many texts, grouped by the model that answers each, -> `BatchResponse` in request order."""
+    """Many texts, grouped by the model that answers each, -> `BatchResponse` in request order; a
+    text that cannot be answered gets an error object in its place (422 when none can be)."""
     state = state_of(request)
     state.require_ready()
-    req = await parse(request, BatchRequest, state)
+    with state.trace("parse"):
+        req = await parse(request, BatchRequest, state)
     state.metrics.request_batch.observe(len(req.texts))
+    answers: list[Answer | None] = [None] * len(req.texts)
     groups: dict[str, list[int]] = {}
     predictors: dict[str, Predictor] = {}
     for i, text in enumerate(req.texts):
+        problem = text_problem(text, state.validation_context, req.explain)
+        if problem is not None:
+            answers[i] = item_error(i, problem)
+            continue
         p = state.predictor_for(req.lang, text)
         predictors[p.name] = p
         groups.setdefault(p.name, []).append(i)
-    answers: list[Answer | None] = [None] * len(req.texts)
+    if not groups:
+        details = "; ".join(f"texts[{a['index']}]: {a['detail']}" for a in answers if a is not None)
+        raise ProblemError(422, f"no text of the batch can be answered: {details}")
     for name, indices in groups.items():
         p = predictors[name]
-        items = [PredictItem(p.encode(req.texts[i]), req.explain, req.include_hidden) for i in indices]
+        with state.trace("tokenize"):
+            items = [p.item(req.texts[i], req.explain, req.include_hidden, req.binary, req.sentences) for i in indices]
         for i, result in zip(indices, await state.predict(p, items), strict=True):
             answers[i] = result
-    return Response(orjson.dumps({"predictions": answers}), media_type="application/json")
+    with state.trace("encode"):
+        body = orjson.dumps({"predictions": answers})
+    return Response(body, media_type="application/json")
 
 
 def add_routes(app: FastAPI, dependencies: Sequence[params.Depends]) -> None:

@@ -15,6 +15,7 @@
   const errorBox = $("error");
 
   let maxChars = 5000; // replaced by the service's configured limit from /openapi.json
+  let maxExplainChars = 5000; // the longest text whose tokens are explained (the same schema)
   let timer = null;
   let inflight = null; // AbortController of the running /predict request
   let retryTimer = null;
@@ -129,11 +130,11 @@
       const result = await api("predict", {
         method: "POST",
         headers: headers(true),
-        body: JSON.stringify({ text, explain: true, include_hidden: true }),
+        body: JSON.stringify({ text, explain: text.length <= maxExplainChars, include_hidden: true, sentences: true }),
         signal: controller.signal,
       });
       clearError();
-      render(result);
+      render(result, text);
       main.dataset.state = "ok";
     } catch (err) {
       if (err.name === "AbortError") return;
@@ -167,37 +168,73 @@
     $("chart").replaceChildren();
     $("chart-desc").textContent = "";
     $("hidden").replaceChildren();
+    $("sentences").replaceChildren();
+    $("sentences-box").hidden = true;
   }
 
-  /** The label whose running probability the chart shows: "positive", else the last label. */
-  function positiveLabel(probabilities) {
-    const labels = Object.keys(probabilities);
-    return labels.includes("positive") ? "positive" : labels[labels.length - 1];
+  /** A sentiment score in [-1, 1], signed: "+0.42", "−0.17". */
+  function signed(v) {
+    return `${v >= 0 ? "+" : "−"}${Math.abs(v).toFixed(2)}`;
   }
 
-  function render(r) {
-    const pos = positiveLabel(r.probabilities);
+  /** The explained tokens, in groups that each start from their own baseline: the text's, or
+   *  one per sentence for a text of several sentences (each sentence is explained on its own). */
+  function explainedGroups(r) {
+    if (r.explanation) return [{ before: r.explanation.baseline_sentiment, tokens: r.explanation.tokens }];
+    return (r.sentences || [])
+      .filter((s) => s.explanation)
+      .map((s) => ({ before: s.explanation.baseline_sentiment, tokens: s.explanation.tokens }));
+  }
+
+  /** A text of several sentences: each one, coloured by its sentiment, under the document's answer. */
+  function renderSentences(sentences, text) {
+    const several = sentences && sentences.length > 1;
+    $("sentences-box").hidden = !several;
+    if (!several) {
+      $("sentences").replaceChildren();
+      return;
+    }
+    $("sentences").replaceChildren(
+      ...sentences.map((s, i) => {
+        const dir = s.sentiment >= 0 ? "pos" : "neg";
+        const item = el("li", {
+          class: "sentence",
+          "data-sentence": String(i),
+          "data-label": s.label,
+          title: `${s.label} (${pct(s.score)}), sentiment ${signed(s.sentiment)}`,
+        });
+        item.textContent = text.slice(s.start, s.end);
+        item.style.backgroundColor = `rgba(var(--${dir}), ${(0.08 + 0.5 * Math.min(1, Math.abs(s.sentiment))).toFixed(3)})`;
+        return item;
+      }),
+    );
+  }
+
+  function render(r, text) {
     main.classList.add("has-result");
     $("label").textContent = r.label;
     $("label").dataset.label = r.label;
     $("score").textContent = pct(r.score);
     $("language").textContent = `language: ${LANGUAGES[r.language] || r.language} (${r.language})`;
-    $("probbar-fill").style.width = pct(r.probabilities[pos]);
+    $("probbar-fill").style.width = pct((r.sentiment + 1) / 2);
     const unknown = r.unknown_tokens ? `, ${r.unknown_tokens} unknown` : "";
     const truncated = r.truncated ? " The text was truncated to the model's maximum length." : "";
     $("summary").textContent =
-      `${r.label.charAt(0).toUpperCase()}${r.label.slice(1)} with probability ${pct(r.score)}. ${r.tokens} tokens${unknown}.${truncated}`;
-    const tokens = r.explanation ? r.explanation.tokens : [];
-    renderTokens(tokens, pos, r.label === pos, r.language);
-    renderChart(tokens, pos);
+      `${r.label.charAt(0).toUpperCase()}${r.label.slice(1)} with probability ${pct(r.score)}; ` +
+      `sentiment ${signed(r.sentiment)}. ${r.tokens} tokens${unknown}.${truncated}`;
+    const groups = explainedGroups(r);
+    renderTokens(groups, r.language);
+    renderChart(groups.flatMap((g) => g.tokens));
+    renderSentences(r.sentences, text);
     renderHidden(r.hidden_state);
   }
 
-  function renderTokens(tokens, pos, predictedIsPositive, language) {
+  function renderTokens(groups, language) {
     const box = $("tokens");
     box.lang = language;
-    // contribution is for the PREDICTED label; flip it so that > 0 always means "toward positive".
-    const push = tokens.map((t) => (predictedIsPositive ? t.contribution : -t.contribution));
+    // Each token's push: how much the running sentiment moved when the RNN read it (> 0: toward positive).
+    const tokens = groups.flatMap((g) => g.tokens);
+    const push = groups.flatMap((g) => g.tokens.map((t, i) => t.sentiment - (i ? g.tokens[i - 1].sentiment : g.before)));
     const scale = Math.max(0.05, ...push.map(Math.abs));
     box.replaceChildren(
       ...tokens.map((t, i) => {
@@ -209,8 +246,8 @@
           "data-index": String(i),
           "data-direction": dir,
           title:
-            `“${t.text}”: ${push[i] >= 0 ? "+" : "−"}${fmt(Math.abs(push[i]))} log-odds toward ` +
-            `${dir === "pos" ? "positive" : "negative"}; P(${pos}) after it ${pct(t.running[pos])}` +
+            `“${t.text}”: sentiment ${signed(push[i])} toward ` +
+            `${dir === "pos" ? "positive" : "negative"}, ${signed(t.sentiment)} after it` +
             (t.known ? "" : "; unknown to the model"),
         });
         span.textContent = t.text;
@@ -227,7 +264,7 @@
     for (const node of document.querySelectorAll(`[data-index="${i}"]`)) node.classList.toggle("active", on);
   }
 
-  function renderChart(tokens, pos) {
+  function renderChart(tokens) {
     const box = $("chart");
     if (!tokens.length) {
       box.replaceChildren();
@@ -236,12 +273,12 @@
     const W = 640, H = 200, L = 38, R = 10, T = 10, B = 26;
     const n = tokens.length;
     const x = (i) => (n === 1 ? L + (W - L - R) / 2 : L + (i * (W - L - R)) / (n - 1));
-    const y = (p) => T + (1 - p) * (H - T - B);
+    const y = (v) => T + ((1 - v) / 2) * (H - T - B); // sentiment in [-1, 1]
     const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, "aria-hidden": "true", focusable: "false" });
-    for (const p of [0, 0.5, 1]) {
-      chart.append(svg("line", { class: p === 0.5 ? "midline" : "axis", x1: L, x2: W - R, y1: y(p), y2: y(p) }));
-      const label = svg("text", { class: "tick", x: L - 6, y: y(p) + 4, "text-anchor": "end" });
-      label.textContent = p.toFixed(1);
+    for (const v of [-1, 0, 1]) {
+      chart.append(svg("line", { class: v === 0 ? "midline" : "axis", x1: L, x2: W - R, y1: y(v), y2: y(v) }));
+      const label = svg("text", { class: "tick", x: L - 6, y: y(v) + 4, "text-anchor": "end" });
+      label.textContent = v > 0 ? "+1" : v < 0 ? "−1" : "0";
       chart.append(label);
     }
     const first = svg("text", { class: "tick", x: x(0), y: H - 6, "text-anchor": n === 1 ? "middle" : "start" });
@@ -252,14 +289,14 @@
       last.textContent = `token ${n}`;
       chart.append(last);
     }
-    const values = tokens.map((t) => t.running[pos]);
+    const values = tokens.map((t) => t.sentiment);
     const d = values.map((p, i) => `${i ? "L" : "M"}${x(i).toFixed(1)},${y(p).toFixed(1)}`).join(" ");
     chart.append(svg("path", { class: "line", d, "data-points": n }));
     if (n <= 80) {
       values.forEach((p, i) => {
-        const dot = svg("circle", { class: p < 0.5 ? "pt below" : "pt", cx: x(i), cy: y(p), r: 3.5, "data-index": i });
+        const dot = svg("circle", { class: p < 0 ? "pt below" : "pt", cx: x(i), cy: y(p), r: 3.5, "data-index": i });
         const title = svg("title");
-        title.textContent = `${tokens[i].text}: P(${pos}) = ${pct(p)}`;
+        title.textContent = `${tokens[i].text}: sentiment ${signed(p)}`;
         dot.append(title);
         dot.addEventListener("mouseenter", () => highlight(i, true));
         dot.addEventListener("mouseleave", () => highlight(i, false));
@@ -269,8 +306,8 @@
     box.replaceChildren(chart);
     const lo = Math.min(...values), hi = Math.max(...values);
     $("chart-desc").textContent =
-      `P(${pos}) starts at ${pct(values[0])} after the first token, ranges from ${pct(lo)} to ${pct(hi)}, ` +
-      `and ends at ${pct(values[n - 1])} after token ${n}.`;
+      `The sentiment starts at ${signed(values[0])} after the first token, ranges from ${signed(lo)} to ` +
+      `${signed(hi)}, and ends at ${signed(values[n - 1])} after token ${n}.`;
   }
 
   /** PuOr diverging colour for a hidden unit's value in [-1, 1]. */
@@ -341,8 +378,11 @@
   async function loadLimit() {
     try {
       const schema = await api("openapi.json");
-      const limit = schema.components.schemas.PredictRequest.properties.text.maxLength;
+      const request = schema.components.schemas.PredictRequest;
+      const limit = request.properties.text.maxLength;
       if (Number.isInteger(limit) && limit > 0) maxChars = limit;
+      const explainLimit = request["x-max-explain-chars"];
+      if (Number.isInteger(explainLimit) && explainLimit > 0) maxExplainChars = explainLimit;
     } catch {
       // keep the default
     }

@@ -30,6 +30,8 @@ def test_predict_shape(client: TestClient) -> None:
         "label",
         "score",
         "probabilities",
+        "sentiment",
+        "scale",
         "language",
         "model_version",
         "tokens",
@@ -37,10 +39,19 @@ def test_predict_shape(client: TestClient) -> None:
         "truncated",
         "hidden_state",
     }
-    assert body["label"] in ("negative", "positive")
-    assert set(body["probabilities"]) == {"negative", "positive"}
+    assert body["label"] in ("negative", "neutral", "positive")
+    assert set(body["probabilities"]) == {"negative", "neutral", "positive"}
     assert math.isclose(sum(body["probabilities"].values()), 1.0, rel_tol=1e-6)
     assert body["score"] == body["probabilities"][body["label"]] == max(body["probabilities"].values())
+    five = body["scale"]
+    assert list(five) == ["very_negative", "negative", "neutral", "positive", "very_positive"]
+    assert math.isclose(sum(five.values()), 1.0, rel_tol=1e-6)
+    # The three-way answer sums the scale's sides; the score is the scale's expected point on -1..1.
+    assert body["probabilities"]["negative"] == pytest.approx(five["very_negative"] + five["negative"], abs=1e-6)
+    assert body["probabilities"]["neutral"] == pytest.approx(five["neutral"], abs=1e-6)
+    points = dict(zip(five, (-1.0, -0.5, 0.0, 0.5, 1.0), strict=True))
+    assert body["sentiment"] == pytest.approx(sum(points[k] * p for k, p in five.items()), abs=1e-6)
+    assert -1 <= body["sentiment"] <= 1
     assert body["tokens"] == len(tokenize(TEXT)) == 9
     assert body["truncated"] is False
     assert body["language"] == "en"
@@ -84,7 +95,7 @@ def test_hidden_state_equals_torch_rnn_from_zero_h0(client: TestClient, tiny_che
         assert s["l2_norm"] == pytest.approx(float(h.norm()), abs=1e-5)
         assert s["std"] == pytest.approx(float(h.std(correction=0)), abs=1e-5)
         assert s["top_units"][0]["index"] == int(h.abs().argmax())
-    assert body["probabilities"]["positive"] == pytest.approx(float(logits.softmax(-1)[0, 1]), abs=1e-5)
+    assert list(body["scale"].values()) == pytest.approx(logits.softmax(-1)[0].tolist(), abs=1e-5)
 
 
 def test_batch_equals_single(client: TestClient) -> None:
@@ -106,13 +117,43 @@ def test_explanation_is_consistent_with_prediction(client: TestClient) -> None:
     tokens = ex["tokens"]
     assert [t["text"] for t in tokens] == tokenize("A gorgeous, witty, moving film that never drags.")
     assert len(tokens) == body["tokens"]
-    # The running probabilities end at the prediction itself ...
+    # The running probabilities and score end at the prediction itself ...
     assert tokens[-1]["running"] == pytest.approx(body["probabilities"], abs=1e-5)
+    assert tokens[-1]["sentiment"] == pytest.approx(body["sentiment"], abs=1e-5)
+    assert -1 <= ex["baseline_sentiment"] <= 1
     # ... and baseline + contributions add up to the final log-odds of the predicted label.
     p = body["score"]
     total = ex["baseline"] + sum(t["contribution"] for t in tokens)
     assert total == pytest.approx(math.log(p / (1 - p)), abs=1e-4)
     assert all(t["known"] for t in tokens if t["text"] in ("a", ",", "film"))
+
+
+@pytest.mark.parametrize("path", ["/predict", "/predict/batch"])
+def test_binary_forces_a_polar_answer_from_the_same_scale(client: TestClient, path: str) -> None:
+    texts = [TEXT, "The meeting is at noon.", "A gorgeous, witty film."]
+    for text in texts:
+        body = {"text": text} if path == "/predict" else {"texts": [text]}
+        plain, polar = (
+            client.post(path, json={**body, **extra}).json() for extra in ({}, {"binary": True, "explain": True})
+        )
+        if path != "/predict":
+            plain, polar = plain["predictions"][0], polar["predictions"][0]
+        five = plain["scale"]
+        neg, pos = five["very_negative"] + five["negative"], five["positive"] + five["very_positive"]
+        assert set(polar["probabilities"]) == {"negative", "positive"}
+        assert polar["probabilities"]["positive"] == pytest.approx(pos / (neg + pos), abs=1e-6)
+        assert polar["label"] == ("positive" if pos > neg else "negative")
+        assert (polar["sentiment"], polar["scale"]) == (plain["sentiment"], plain["scale"])
+        assert polar["explanation"]["tokens"][-1]["running"] == pytest.approx(polar["probabilities"], abs=1e-5)
+
+
+@pytest.mark.parametrize("bad", ["yes", 1, None, [True]])
+def test_bad_binary_values_are_422(client: TestClient, bad: object) -> None:
+    for path, body in (("/predict", {"text": TEXT}), ("/predict/batch", {"texts": [TEXT]})):
+        r = client.post(path, json={**body, "binary": bad})
+        assert r.status_code == 422
+        assert "binary" in r.json()["detail"]
+    assert client.get("/ready").status_code == 200
 
 
 def test_explanation_marks_unknown_tokens(client: TestClient) -> None:
@@ -121,13 +162,13 @@ def test_explanation_marks_unknown_tokens(client: TestClient) -> None:
     assert [t["known"] for t in body["explanation"]["tokens"]] == [False, True]
 
 
-def test_truncation_is_reported(settings: Settings) -> None:
+def test_a_text_longer_than_the_model_reads_is_read_whole(settings: Settings) -> None:
     with TestClient(create_app(settings)) as c:
         limit = load_checkpoint(settings.models[0].checkpoint).max_length
-        body = c.post("/predict", json={"text": "good " * (limit + 10)}).json()
-        assert body["truncated"] is True
-        assert body["tokens"] == limit
-        assert c.post("/predict", json={"text": "good " * limit}).json()["truncated"] is False
+        body = c.post("/predict", json={"text": "good " * (limit + 10), "sentences": True}).json()
+        assert (body["truncated"], body["tokens"]) == (False, limit + 10)
+        assert len(body["sentences"]) == 2  # one sentence, read in two pieces that each fit
+        assert c.post("/predict", json={"text": "good " * limit}).json()["tokens"] == limit
 
 
 def test_ready_is_503_before_the_model_is_loaded(settings: Settings) -> None:
@@ -166,7 +207,8 @@ def test_model_metadata(client: TestClient, tiny_checkpoint: Path) -> None:
     assert (arch["input_size"], arch["hidden_size"], arch["num_layers"], arch["bidirectional"]) == (16, 12, 1, True)
     ckpt = load_checkpoint(tiny_checkpoint)
     assert info["vocab_size"] == len(ckpt.vocab)
-    assert info["labels"] == ["negative", "positive"]
+    assert info["labels"] == ["very_negative", "negative", "neutral", "positive", "very_positive"]
+    assert info["answer_labels"] == ["negative", "neutral", "positive"]
     assert info["max_length"] == ckpt.max_length
     from model.data import sha256_file
 
@@ -226,7 +268,7 @@ def test_docs_are_served_offline(client: TestClient) -> None:
             assert op.get("summary"), path
             assert op.get("description"), path
     text = schema["components"]["schemas"]["PredictRequest"]["properties"]["text"]
-    assert text["maxLength"] == 5000
+    assert text["maxLength"] == 100_000
     assert text["minLength"] == 1
     assert schema["paths"]["/predict"]["post"]["responses"]["422"]["content"]["application/problem+json"]
 
@@ -261,10 +303,13 @@ def test_bad_input_to_predict(client: TestClient, body: bytes, status: int, deta
 
 
 def test_limits(client: TestClient) -> None:
-    r = client.post("/predict", json={"text": "a" * 5001})
+    r = client.post("/predict", json={"text": "a" * 100_001})
     assert r.status_code == 422
-    assert "5001 characters long; the limit is 5000" in r.json()["detail"]
-    assert client.post("/predict", json={"text": "a " * 2500}).status_code == 200
+    assert "100001 characters long; the limit is 100000" in r.json()["detail"]
+    assert client.post("/predict", json={"text": "a " * 50_000}).status_code == 200
+    r = client.post("/predict", json={"text": "a good film . " * 400, "explain": True})
+    assert r.status_code == 422
+    assert "explain is limited to texts of 5000 characters" in r.json()["detail"]
     r = client.post("/predict/batch", json={"texts": ["ok"] * 257})
     assert r.status_code == 422
     assert "257 texts; the limit is 256" in r.json()["detail"]
@@ -274,9 +319,9 @@ def test_limits(client: TestClient) -> None:
     r = client.post("/predict/batch", json={"texts": "x"})
     assert r.status_code == 422
     assert "body.texts: Input should be a valid array" in r.json()["detail"]
-    r = client.post("/predict/batch", json={"texts": ["fine", " "]})
+    r = client.post("/predict/batch", json={"texts": [" ", ""]})
     assert r.status_code == 422
-    assert "texts[1]" in r.json()["detail"]
+    assert "texts[0]: text must contain at least one non-whitespace character" in r.json()["detail"]
     # An explanation re-reads every prefix: explained batches have their own, smaller limit.
     r = client.post("/predict/batch", json={"texts": ["ok"] * 17, "explain": True})
     assert r.status_code == 422
@@ -284,15 +329,18 @@ def test_limits(client: TestClient) -> None:
 
 
 def test_largest_explained_batch_is_answered_and_consistent(client: TestClient) -> None:
-    """16 texts at the model's token limit: thousands of prefixes, run within the memory budget."""
+    """16 texts past the model's token limit: thousands of prefixes, run within the memory budget;
+    each text is read in pieces, and each piece is explained on its own."""
     texts = [f"{'a gorgeous film ' * 100} number {i}" for i in range(16)]
     r = client.post("/predict/batch", json={"texts": texts, "explain": True})
     assert r.status_code == 200
     for answer in r.json()["predictions"]:
-        assert answer["truncated"] is True
-        tokens = answer["explanation"]["tokens"]
-        assert len(tokens) == answer["tokens"]
-        assert tokens[-1]["running"] == pytest.approx(answer["probabilities"], abs=1e-5)
+        assert answer["truncated"] is False
+        assert "explanation" not in answer
+        pieces = answer["sentences"]
+        assert sum(len(p["explanation"]["tokens"]) for p in pieces) == answer["tokens"]
+        for piece in pieces:
+            assert piece["explanation"]["tokens"][-1]["running"] == pytest.approx(piece["probabilities"], abs=1e-5)
     assert client.get("/ready").status_code == 200
 
 
@@ -343,17 +391,17 @@ def test_unexpected_error_is_a_generic_500_and_service_recovers(settings: Settin
     app = create_app(settings)
     with TestClient(app, raise_server_exceptions=False) as c:
         predictor = app.state.service.predictors["en"]
-        original = predictor.encode
+        original = predictor.item
 
-        def boom(text: str) -> object:
+        def boom(*args: object) -> object:
             raise RuntimeError("secret internal detail")
 
-        predictor.encode = boom
+        predictor.item = boom
         r = c.post("/predict", json={"text": "hello"})
         assert r.status_code == 500
         assert r.headers["content-type"] == "application/problem+json"
         assert "secret" not in r.text
         assert r.json()["title"] == "Internal Server Error"
         assert r.headers["x-request-id"]
-        predictor.encode = original
+        predictor.item = original
         assert c.post("/predict", json={"text": "hello"}).status_code == 200

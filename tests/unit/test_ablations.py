@@ -33,12 +33,12 @@ def test_a_row_keeps_its_meaning_when_the_shipped_recipe_changes() -> None:
 
 
 def test_render_shows_recorded_rows_only() -> None:
-    _, rows = load_rows("zh")
+    bases, rows = load_rows("zh")
     record = {
         "metrics": {"dev": {"accuracy": 0.5}, "test": {"accuracy": 0.25, "ece": 0.1}, "x": {"accuracy": 1.0}},
         "training": {"seconds": 12.0},
     }
-    table = render("zh", rows[:2], {rows[1].label: measured(rows[1].label, record)}, "test machine")
+    table = render("zh", bases, rows[:2], {rows[1].label: measured(rows[1].label, record)}, "test machine")
     assert rows[1].label in table
     assert rows[0].label not in table
     assert "| 50.00 | 25.00 | – | – | 100.00 | 0.100 | 12 s |" in table  # the shipped row adds two sets

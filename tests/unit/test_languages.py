@@ -15,10 +15,12 @@ def test_record_is_complete(code: str) -> None:
     assert record.checkpoint_path.is_file()
     assert record.recipe_path.is_file()
     assert record.intended_use
-    assert {"test", "ece", "minutes", "mb"} <= set(record.targets)
+    assert record.targets
+    assert record.corpora
     for name, file in record.eval_sets.items():
         assert (EVAL_SETS / file).is_file(), name
-        assert {ex.label for ex in read_eval_set(file)} == {0, 1}
+        examples, view = read_eval_set(file)
+        assert {ex.label for ex in examples} == ({0, 1} if view == "binary" else {0, 1, 2})
     assert tokenizer_for(record.tokenizer_info) is record.tokenize
 
 

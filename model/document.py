@@ -1,0 +1,200 @@
+"""A document as the model reads it: every sentence (`model.segment`), each encoded on its own, and
+one answer for the whole from its sentences' answers.
+
+A sentence longer than the model's length is cut at whitespace into pieces that each fit, so every
+token of a text is read. The document's probabilities are a weighted mean of its sentences':
+a sentence weighs by how polar it is (``1 - P(neutral)``, or ``|P(pos) - P(neg)|`` for a two-label
+model) to the power ``polarity``, times ``1 + last`` for the last sentence (where reviews state
+their verdict), so that plot summaries and delivery facts count for less than verdicts. The
+parameters are fitted on documents from the training side (`fit`) and kept in the checkpoint.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import torch
+from torch import Tensor
+
+from model import scale
+from model.checkpoint import Checkpoint
+from model.encoding import EncodedText, TextEncoder
+from model.inference import Classifier
+from model.languages import language
+from model.segment import Span, sentences
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    """How sentence answers combine into the document's (stored in the checkpoint)."""
+
+    polarity: float = 1.0
+    last: float = 0.0
+
+    def to_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One unit the model reads: a sentence, or a part of one too long for the model."""
+
+    span: Span
+    encoded: EncodedText
+
+
+def pieces(text: str, lang: str, encoder: TextEncoder, reads: Literal["sentences", "texts"]) -> list[Piece]:
+    """What the model reads of ``text``, in order: each sentence on its own (long ones in parts),
+    or, for a model trained on whole texts, the text itself when it fits, else runs of consecutive
+    sentences that fit. A text without any non-whitespace character gives []."""
+    spans = sentences(text, lang)
+    if reads == "texts":
+        spans = _runs(text, spans, encoder)
+    out: list[Piece] = []
+    for span in spans:
+        out.extend(_fitting(text, span, encoder))
+    return out
+
+
+def _runs(text: str, spans: list[Span], encoder: TextEncoder) -> list[Span]:
+    """Consecutive sentences joined while their tokens fit the model's length together."""
+    runs: list[Span] = []
+    start, tokens = -1, 0
+    for span in spans:
+        n = len(encoder.tokenize(text[span.start : span.end]))
+        if start >= 0 and tokens + n <= encoder.max_length:
+            tokens += n
+            runs[-1] = Span(start, span.end)
+        else:
+            start, tokens = span.start, n
+            runs.append(span)
+    return runs
+
+
+def _fitting(text: str, span: Span, encoder: TextEncoder) -> list[Piece]:
+    """``span`` as one piece if its tokens fit, else split at the whitespace nearest its middle."""
+    encoded = encoder.encode(text[span.start : span.end])
+    if not encoded.truncated:
+        return [Piece(span, encoded)]
+    middle = (span.start + span.end) // 2
+    cut = max(text.rfind(" ", span.start + 1, middle + 1), text.rfind("\n", span.start + 1, middle + 1))
+    if cut <= span.start:  # no whitespace in the first half: split at the middle itself
+        cut = middle
+    left_end = len(text[span.start : cut].rstrip()) + span.start
+    right_start = cut + len(text[cut : span.end]) - len(text[cut : span.end].lstrip())
+    if left_end <= span.start or right_start >= span.end:
+        return [Piece(span, encoded)]  # one unbreakable token run: read up to the length
+    return _fitting(text, Span(span.start, left_end), encoder) + _fitting(text, Span(right_start, span.end), encoder)
+
+
+def weights(probs: Tensor, labels: tuple[str, ...], how: Aggregation) -> Tensor:
+    """[S] weight of each sentence of one document, from its [S, L] probabilities."""
+    if labels == scale.BINARY:
+        polar = (probs[:, 1] - probs[:, 0]).abs()
+    else:
+        polar = 1 - scale.view(probs, labels, "three")[:, 1]
+    w = polar.clamp_min(1e-6) ** how.polarity
+    w[-1] *= 1 + how.last
+    return w
+
+
+def combine(probs: Tensor, labels: tuple[str, ...], how: Aggregation) -> Tensor:
+    """[L] the document's probabilities from its sentences' [S, L] (one sentence: its own)."""
+    if probs.size(0) == 1:
+        return probs[0]
+    w = weights(probs, labels, how)
+    return (w[:, None] * probs).sum(0) / w.sum()
+
+
+def fit(
+    sentence_probs: Sequence[Tensor], doc_labels: Sequence[int], labels: tuple[str, ...]
+) -> tuple[Aggregation, float]:
+    """The aggregation with the best polar accuracy on labelled documents (0 negative, 1 positive),
+    from a small grid; returns it and that accuracy."""
+    target = torch.tensor(list(doc_labels))
+    best: tuple[float, Aggregation] | None = None
+    for polarity in (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0):
+        for last in (0.0, 0.5, 1.0, 2.0, 4.0):
+            how = Aggregation(polarity, last)
+            docs = torch.stack([combine(p, labels, how) for p in sentence_probs])
+            acc = float((scale.view(docs, labels, "binary").argmax(-1) == target).float().mean())
+            if best is None or acc > best[0]:
+                best = (acc, how)
+    assert best is not None
+    return best[1], best[0]
+
+
+def read_all(
+    classifier: Classifier, encoder: TextEncoder, texts: Sequence[str], lang: str, reads: Literal["sentences", "texts"]
+) -> list[Tensor]:
+    """Each text's [pieces, L] probabilities, as the service reads it: the whole text when it is one
+    piece, else every piece of it (`pieces`)."""
+    sequences: list[list[int]] = []
+    bounds: list[tuple[int, int]] = []
+    for text in texts:
+        found = pieces(text, lang, encoder, reads)
+        start = len(sequences)
+        if len(found) > 1:
+            sequences.extend(p.encoded.ids for p in found)
+        else:
+            sequences.append(encoder.encode(text).ids)
+        bounds.append((start, len(sequences)))
+    probs = classifier.predict_proba(sequences)
+    return [probs[a:b] for a, b in bounds]
+
+
+def fit_documents(ckpt: Checkpoint, data_dir: Path, limit: int | None = None) -> None:
+    """Fit ``ckpt.document`` on its language's labelled training-side documents (English: a sample
+    of IMDB's training reviews), if it reads sentences and has such documents."""
+    lang = language(ckpt.language)
+    if lang.read_documents is None or lang.reads != "sentences":
+        return
+    docs = lang.read_documents(data_dir)[:limit]
+    per_doc = read_all(
+        Classifier(ckpt), TextEncoder.for_checkpoint(ckpt), [d.text for d in docs], lang.code, lang.reads
+    )
+    how, accuracy = fit(per_doc, [d.label for d in docs], ckpt.labels)
+    ckpt.document = how.to_dict()
+    ckpt.training["documents"] = {"fitted_on": len(docs), "polar_accuracy": accuracy, **how.to_dict()}
+    print(f"documents: {how} ({accuracy:.4f} on {len(docs)} training documents)", file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m model.document CHECKPOINT``: fit how a checkpoint combines sentence answers into a
+    document's, rescore it and write it back (with its sidecar and metrics record)."""
+    import argparse
+    import json
+
+    from model.checkpoint import load_checkpoint, save_checkpoint
+    from model.data import default_data_dir
+    from model.evaluate import by_members, corpus_of, score
+
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("checkpoint", type=Path)
+    p.add_argument("--data-dir", type=Path, default=default_data_dir())
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    ckpt = load_checkpoint(args.checkpoint)
+    fit_documents(ckpt, args.data_dir)
+    corpus = corpus_of(ckpt, args.data_dir)
+    ckpt.metrics = {"by_members": by_members(ckpt, corpus), **score(ckpt, corpus)}
+    command = ckpt.training.get("command", "")
+    ckpt.training["command"] = f"{command} && python -m model.document {args.checkpoint.name}".strip(" &")
+    sha = save_checkpoint(ckpt, args.checkpoint)
+    args.checkpoint.with_name(args.checkpoint.name + ".sha256").write_text(f"{sha}  {args.checkpoint.name}\n")
+    record_path = args.checkpoint.with_suffix(".metrics.json")
+    record = {
+        "metrics": ckpt.metrics,
+        "training": ckpt.training,
+        "checkpoint": {"path": str(args.checkpoint), "sha256": sha},
+    }
+    record_path.write_text(json.dumps(record, indent=2) + "\n")
+    print(f"wrote {args.checkpoint} (sha256 {sha[:12]}) and {record_path}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,64 @@
+"""Documents: what the model reads of a text (sentences, pieces that fit), and how sentence answers combine."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from model import scale
+from model.document import Aggregation, combine, fit, pieces, weights
+from model.encoding import TextEncoder
+from model.tokenizer import PAD, UNK, Vocab, tokenize
+from model.tokenizer_zh import tokenize_zh
+
+EN = TextEncoder(tokenize, max_length=6, vocab=Vocab([PAD, UNK, "good", "film", "."]))
+ZH = TextEncoder(tokenize_zh, max_length=12, vocab=Vocab([PAD, UNK, "好"]))
+
+
+def test_each_sentence_is_a_piece_with_its_offsets() -> None:
+    text = "Good film. Bad film!\nOk"
+    found = pieces(text, "en", EN, "sentences")
+    assert [text[p.span.start : p.span.end] for p in found] == ["Good film.", "Bad film!", "Ok"]
+    assert [p.encoded.tokens for p in found] == [["good", "film", "."], ["bad", "film", "!"], ["ok"]]
+    assert pieces("   \n ", "en", EN, "sentences") == []
+
+
+def test_a_sentence_longer_than_the_model_reads_is_cut_at_whitespace_into_pieces_that_fit() -> None:
+    text = "one two three four five six seven eight nine ten eleven twelve thirteen"
+    found = pieces(text, "en", EN, "sentences")
+    assert all(not p.encoded.truncated for p in found)
+    assert " ".join(text[p.span.start : p.span.end] for p in found) == text
+    assert sum(len(p.encoded.ids) for p in found) == len(tokenize(text))
+
+
+def test_a_model_of_whole_texts_reads_a_text_whole_when_it_fits_else_runs_of_sentences() -> None:
+    short = "房间很好。服务也好！"
+    (whole,) = pieces(short, "zh", ZH, "texts")
+    assert short[whole.span.start : whole.span.end] == short
+    long = "房间很好。服务也好！早餐一般。位置方便。"
+    runs = [long[p.span.start : p.span.end] for p in pieces(long, "zh", ZH, "texts")]
+    assert runs == ["房间很好。服务也好！", "早餐一般。位置方便。"]  # each run of at most 12 characters
+
+
+def test_combine_weighs_polar_sentences_and_the_last_one() -> None:
+    neutral = [0.0, 0.0, 1.0, 0.0, 0.0]
+    positive = [0.0, 0.0, 0.0, 0.2, 0.8]
+    probs = torch.tensor([neutral, neutral, positive])
+    assert torch.equal(combine(probs[:1], scale.FIVE, Aggregation()), probs[0])
+    doc = combine(probs, scale.FIVE, Aggregation(polarity=1.0, last=0.0))
+    torch.testing.assert_close(doc, torch.tensor(positive), atol=1e-5, rtol=0)  # neutral ones weigh ~0
+    flat = combine(probs, scale.FIVE, Aggregation(polarity=0.0, last=0.0))
+    torch.testing.assert_close(flat, probs.mean(0))
+    w = weights(probs, scale.FIVE, Aggregation(polarity=0.0, last=2.0))
+    assert w.tolist() == pytest.approx([1.0, 1.0, 3.0])
+    binary = torch.tensor([[0.5, 0.5], [0.1, 0.9]])
+    assert weights(binary, scale.BINARY, Aggregation()).tolist() == pytest.approx([1e-6, 0.8], abs=1e-6)
+
+
+def test_fit_picks_the_aggregation_that_reads_labelled_documents_best() -> None:
+    # Documents whose verdict is their last sentence: a heavier last sentence reads them better.
+    early, late = [0.6, 0.2, 0.0, 0.2, 0.0], [0.0, 0.0, 0.0, 0.3, 0.7]
+    docs = [torch.tensor([early, early, late])] * 3 + [torch.tensor([late, late, early])] * 3
+    how, accuracy = fit(docs, [1, 1, 1, 0, 0, 0], scale.FIVE)
+    assert accuracy == 1.0
+    assert how.last > 0
