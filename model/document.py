@@ -148,10 +148,10 @@ def read_all(
 
 
 def fit_documents(ckpt: Checkpoint, data_dir: Path, limit: int | None = None) -> None:
-    """Fit ``ckpt.document`` on its language's labelled training-side documents (English: a sample
-    of IMDB's training reviews), if it reads sentences and has such documents."""
+    """Fit ``ckpt.document`` on its language's labelled documents for the purpose (English: a sample
+    of IMDB's training reviews; Chinese: its dev reviews), if it has any."""
     lang = language(ckpt.language)
-    if lang.read_documents is None or lang.reads != "sentences":
+    if lang.read_documents is None:
         return
     docs = lang.read_documents(data_dir)[:limit]
     per_doc = read_all(
@@ -160,7 +160,7 @@ def fit_documents(ckpt: Checkpoint, data_dir: Path, limit: int | None = None) ->
     how, accuracy = fit(per_doc, [d.label for d in docs], ckpt.labels)
     ckpt.document = how.to_dict()
     ckpt.training["documents"] = {"fitted_on": len(docs), "polar_accuracy": accuracy, **how.to_dict()}
-    print(f"documents: {how} ({accuracy:.4f} on {len(docs)} training documents)", file=sys.stderr)
+    print(f"documents: {how} ({accuracy:.4f} on {len(docs)} documents)", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -182,8 +182,9 @@ def main(argv: list[str] | None = None) -> None:
     fit_documents(ckpt, args.data_dir)
     corpus = corpus_of(ckpt, args.data_dir)
     ckpt.metrics = {"by_members": by_members(ckpt, corpus), **score(ckpt, corpus)}
-    command = ckpt.training.get("command", "")
-    ckpt.training["command"] = f"{command} && python -m model.document {args.checkpoint.name}".strip(" &")
+    command, step = ckpt.training.get("command", ""), f"python -m model.document {args.checkpoint.name}"
+    if step not in command:
+        ckpt.training["command"] = f"{command} && {step}" if command else step
     sha = save_checkpoint(ckpt, args.checkpoint)
     args.checkpoint.with_name(args.checkpoint.name + ".sha256").write_text(f"{sha}  {args.checkpoint.name}\n")
     record_path = args.checkpoint.with_suffix(".metrics.json")

@@ -30,9 +30,10 @@ from model.languages import LANGUAGES, language
 from model.metrics import report
 
 
-def score(ckpt: Checkpoint, corpus: Corpus) -> dict[str, Any]:
+def score(ckpt: Checkpoint, corpus: Corpus, documents: bool = True) -> dict[str, Any]:
     """`model.metrics.report` of ``ckpt`` on dev, test and each evaluation set of ``corpus``, each read
-    in its own view of the answer (five-point, three-way or polar: `model.scale`)."""
+    in its own view of the answer (five-point, three-way or polar: `model.scale`). Texts are read as
+    the service reads them (``documents``: every sentence, combined), or each as one sequence."""
     classifier = Classifier(ckpt)
     encoder = TextEncoder.for_checkpoint(ckpt)
     reads = language(ckpt.language).reads
@@ -40,8 +41,11 @@ def score(ckpt: Checkpoint, corpus: Corpus) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for split, examples in (("dev", corpus.dev), ("test", corpus.test), *corpus.extra.items()):
         texts = [ex.text for ex in examples]
-        per_text = document.read_all(classifier, encoder, texts, ckpt.language, reads)
-        probs = torch.stack([document.combine(p, ckpt.labels, how) for p in per_text])
+        if documents:
+            per_text = document.read_all(classifier, encoder, texts, ckpt.language, reads)
+            probs = torch.stack([document.combine(p, ckpt.labels, how) for p in per_text])
+        else:
+            probs = classifier.predict_proba(encoder.ids(texts))
         view = corpus.views.get(split, "model")
         labels = [ex.label for ex in examples]
         categories = [ex.category for ex in examples]
@@ -79,9 +83,9 @@ def corpus_of(ckpt: Checkpoint, data_dir: Path) -> Corpus:
     return record.load_corpus(data_dir, corpus_name=record.corpus_of(ckpt.training, ckpt.labels))
 
 
-def evaluate(ckpt: Checkpoint, data_dir: Path) -> dict[str, Any]:
-    """Metrics of ``ckpt`` on the dev and test splits and evaluation sets of its corpus."""
-    return score(ckpt, corpus_of(ckpt, data_dir))
+def evaluate(ckpt: Checkpoint, data_dir: Path, documents: bool = True) -> dict[str, Any]:
+    """Metrics of ``ckpt`` on the dev and test splits and evaluation sets of its corpus (`score`)."""
+    return score(ckpt, corpus_of(ckpt, data_dir), documents)
 
 
 def logits_per_member(ckpt: Checkpoint, ids: dict[str, list[list[int]]]) -> dict[str, list[torch.Tensor]]:
@@ -192,12 +196,13 @@ BASELINES: dict[str, tuple[str, Callable[[Corpus, tuple[str, ...]], Predict]]] =
 }
 
 
-def baselines(ckpt: Checkpoint, data_dir: Path) -> dict[str, dict[str, Any]]:
-    """The language's reference models on the texts ``ckpt`` is scored on, each set read in its own
-    view: {model: {set: report}}; a model whose package is not installed is left out."""
+def baselines(ckpt: Checkpoint, data_dir: Path, only: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
+    """The language's reference models on the texts ``ckpt`` is scored on (``only`` those sets, if
+    given), each set read in its own view: {model: {set: report}}; a model whose package is not
+    installed is left out."""
     record = language(ckpt.language)
     corpus = corpus_of(ckpt, data_dir)
-    sets = {"test": corpus.test, **corpus.extra}
+    sets = {name: exs for name, exs in {"test": corpus.test, **corpus.extra}.items() if not only or name in only}
     out: dict[str, dict[str, Any]] = {}
     for kind in record.baselines:
         name, make = BASELINES[kind]
@@ -247,6 +252,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--data-dir", type=Path, default=default_data_dir())
     p.add_argument("--card", type=Path, default=None, help="model card to write (default: beside the checkpoint)")
     p.add_argument("--no-card", action="store_true", help="print the metrics only")
+    p.add_argument("--no-baselines", action="store_true", help="leave the reference models out of the card")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     path = args.checkpoint or language(args.lang).checkpoint_path
@@ -263,7 +269,18 @@ def main(argv: list[str] | None = None) -> None:
     card = args.card or path.parent / language(ckpt.language).card
     plot = card.with_name(path.stem + "-training.png")
     plot_history(ckpt, plot)
-    write_card(card, path, sha256_file(path), ckpt, metrics, cost, plot.name, baselines(ckpt, args.data_dir), spread)
+    references = {} if args.no_baselines else baselines(ckpt, args.data_dir)
+    write_card(
+        card,
+        path,
+        sha256_file(path),
+        ckpt,
+        metrics,
+        cost,
+        plot.name,
+        references,
+        spread,
+    )
     print(f"wrote {card} and {plot}", file=sys.stderr)
 
 

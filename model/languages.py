@@ -141,12 +141,14 @@ LANGUAGES: dict[str, Language] = {
         },
         baselines=("vader", "word-tfidf"),
         intended_use=(
-            "Binary sentiment (negative/positive) of English sentences, reviews and short posts. Trained on "
-            "movie-review sentences and phrases (SST-2) with word vectors learned from movie reviews (IMDB): it "
-            "reads other domains (products, restaurants) through those vectors, but expect lower accuracy there "
-            "(see *other-domains*). Neutral or mixed text still gets one of the two labels; sarcasm and long "
-            "documents are weak spots. Short negations are read (*short-negations*), longer negation and "
-            "contrast less well (*negation-contrast*); both are hand-written probes."
+            "Sentiment of English sentences, reviews and longer texts on the Stanford Sentiment Treebank's "
+            "five-point scale, answered as negative / neutral / positive with a score in [-1, 1] (or polar, with "
+            "`binary`). Trained on the treebank's labelled phrases (film reviews) with word vectors from IMDB "
+            "reviews and GloVe (Wikipedia and news): other domains work, less well (*cr*, *other-domains*). A "
+            "longer text is read sentence by sentence and answered from its sentences. Known weak spots, per "
+            'category of the behavioural set: negated negatives ("not bad" reads as negative), negative '
+            'quantifiers and adverbs, neutral sentences that contain a negation, and polar facts ("the screen '
+            'cracked") that it calls neutral.'
         ),
         targets=(
             Target("SST-5 test accuracy (five classes)", "test", "accuracy", 0.50),
@@ -171,7 +173,7 @@ LANGUAGES: dict[str, Language] = {
         card="MODEL_CARD.zh.md",
         corpora={"chnsenticorp": (corpora.read_chnsenticorp, scale.BINARY)},
         read_pretraining=None,
-        read_documents=None,
+        read_documents=corpora.read_chnsenticorp_dev,
         # Negation and contrast sentences: 不好 vs 不错, 虽然…但是….
         eval_sets={"negation-contrast": "negation_contrast.zh.tsv", "behaviour": "behaviour.zh.tsv"},
         baselines=("char-tfidf",),

@@ -68,9 +68,6 @@ class TrainConfig(BaseModel):
     word_dropout: float = Field(0.0, ge=0, lt=1, description="probability of reading a training token as UNK")
     fgm: float = Field(0.0, ge=0, description="adversarial step on trainable embedding tables (FGM; 0: off)")
     negations: int = Field(0, ge=0, description="training texts of up to N tokens also appear negated, label flipped")
-    lexicon: Literal["none", "vader"] = Field(
-        "none", description="lexicon words missing from the training texts join them, labelled on its scale"
-    )
     freeze_embeddings: bool = Field(False, description="keep the (pre-trained) embedding tables fixed")
     vectors: Vectors = Field("none", description="pre-trained token vectors, optionally tuned towards sentiment")
     general_vectors: GeneralVectors = Field(
@@ -93,8 +90,6 @@ class TrainConfig(BaseModel):
             raise ValueError(f"{self.lang} has no corpus {self.corpus!r}")
         if self.fgm > 0 and self.freeze_embeddings:
             raise ValueError("fgm moves the embedding tables: it needs trainable ones (--no-freeze-embeddings)")
-        if self.lexicon != "none" and self.lang != "en":
-            raise ValueError("the VADER lexicon is English")
         if self.general_vectors != "none" and (self.vectors == "none" or self.lang != "en"):
             raise ValueError("general_vectors extend English pre-trained vectors (set vectors)")
         if self.vectors == "word2vec+sentiment" and language(self.lang).read_pretraining is None:

@@ -9,8 +9,8 @@ The recipe (`model/recipes/<lang>.toml`, typed by `model.recipe.TrainConfig`) ru
    processes with ``workers``): Adam with a cosine schedule, an exponential moving average of the
    weights, dev accuracy checked ``evals_per_epoch`` times per epoch; each keeps its best-dev state.
 3. `calibrate`: one temperature per number of members served, fitted on dev.
-4. `model.document.fit_documents`: how sentence answers combine into a document's (`model.document`), fitted on
-   labelled documents from the training side (IMDB's training reviews, for English).
+4. `model.document.fit_documents`: how sentence answers combine into a document's (`model.document`),
+   fitted on labelled documents (IMDB's training reviews for English, dev reviews for Chinese).
 5. `model.evaluate.score`: dev, test and the evaluation sets, on exactly what is saved.
 
 Seeded and deterministic: the same seed and data give the same weights and metrics.
@@ -104,8 +104,6 @@ def prepare(cfg: TrainConfig, corpus: Corpus | None = None) -> Prepared:
         corpus = lang.load_corpus(
             Path(cfg.data_dir), corpus_name=cfg.corpus, dry_run=cfg.dry_run, pretraining=cfg.vectors != "none"
         )
-    if cfg.lexicon == "vader":
-        corpus.train = corpus.train + augment.lexicon_words(corpus.train, lang.tokenize)
     encoder = TextEncoder(lang.tokenize, cfg.max_length)
     train_tokens = [encoder.tokens(ex.text) for ex in corpus.train]
     vectors, bigram_vectors = pretrain.pretrained(cfg, corpus, lang.tokenize, train_tokens)
@@ -338,7 +336,8 @@ def train(cfg: TrainConfig, corpus: Corpus | None = None) -> tuple[Checkpoint, d
         max_length=cfg.max_length,
     )
     calibrate(ckpt, prep.dev)
-    document.fit_documents(ckpt, Path(cfg.data_dir), limit=50 if cfg.dry_run else None)
+    if corpus is None:  # documents come from the data files too
+        document.fit_documents(ckpt, Path(cfg.data_dir), limit=50 if cfg.dry_run else None)
     ckpt.metrics = {"by_members": by_members(ckpt, prep.corpus), **score(ckpt, prep.corpus)}
     ckpt.training = {
         **ckpt.training,

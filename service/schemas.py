@@ -208,8 +208,8 @@ class Prediction(_Out):
     tokens: int = Field(description="Tokens the model read: every sentence of a longer text is read.")
     unknown_tokens: int = Field(description="Of those, tokens outside the vocabulary.")
     truncated: bool = Field(
-        description="True only when a run of text with no space or sentence break was longer than the model's "
-        "max length and was read up to it."
+        description="Whether part of the text went unread. Every token is read now (a text longer than the model "
+        "reads at once is read in pieces), so this is false; kept for clients that check it."
     )
     hidden_state: HiddenState
     explanation: Explanation | None = None

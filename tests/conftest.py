@@ -11,8 +11,9 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from model.checkpoint import save_checkpoint
+from model.checkpoint import Checkpoint, save_checkpoint
 from model.data import default_data_dir
+from model.evaluate import corpus_of, score
 from model.recipe import TrainConfig
 from model.train import train
 from service.app import create_app
@@ -103,6 +104,14 @@ def settings(tiny_checkpoint: Path) -> Settings:
 def client(settings: Settings) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as c:
         yield c
+
+
+def dev_test(ckpt: Checkpoint, data_dir: Path) -> dict[str, Any]:
+    """`model.evaluate.score` on dev and test only, each text read as one sequence (seconds, not
+    the minutes the evaluation sets' 25,000 IMDB reviews take)."""
+    corpus = corpus_of(ckpt, data_dir)
+    corpus.extra = {}
+    return score(ckpt, corpus, documents=False)
 
 
 def assert_same_prediction(a: dict[str, Any], b: dict[str, Any], atol: float = 1e-5) -> None:

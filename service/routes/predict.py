@@ -62,7 +62,7 @@ def item_error(index: int, detail: str) -> Answer:
 
 async def predict_batch(request: Request) -> Response:
     """Many texts, grouped by the model that answers each, -> `BatchResponse` in request order; a
-    text that cannot be answered gets an error object in its place (422 when none can be)."""
+    text that cannot be answered gets an error object in its place, as the other texts are answered."""
     state = state_of(request)
     state.require_ready()
     with state.trace("parse"):
@@ -79,9 +79,6 @@ async def predict_batch(request: Request) -> Response:
         p = state.predictor_for(req.lang, text)
         predictors[p.name] = p
         groups.setdefault(p.name, []).append(i)
-    if not groups:
-        details = "; ".join(f"texts[{a['index']}]: {a['detail']}" for a in answers if a is not None)
-        raise ProblemError(422, f"no text of the batch can be answered: {details}")
     for name, indices in groups.items():
         p = predictors[name]
         with state.trace("tokenize"):

@@ -23,7 +23,7 @@ from service import oip
 from service.deps import StateDep, state_of
 from service.errors import ProblemError
 from service.predictor import Predictor
-from service.schemas import BatchRequest, text_problem
+from service.schemas import TEXT_PATTERN, BatchRequest, text_problem
 from service.state import ServiceState
 
 SERVER = {"name": "sentiment-rnn", "extensions": ["binary_tensor_data"]}
@@ -40,11 +40,13 @@ _OIP_ERRORS = {
 _INFER_REQUEST = {
     "type": "object",
     "required": ["inputs"],
+    "additionalProperties": False,
     "properties": {
         "id": {"type": "string"},
         "parameters": {
             "type": "object",
             "properties": {"binary": {"type": "boolean"}, "lang": {"type": "string"}},
+            "additionalProperties": False,
         },
         "inputs": {
             "type": "array",
@@ -56,8 +58,15 @@ _INFER_REQUEST = {
                 "properties": {
                     "name": {"const": oip.INPUT},
                     "datatype": {"const": "BYTES"},
-                    "shape": {"type": "array", "items": {"type": "integer"}, "minItems": 1, "maxItems": 2},
-                    "data": {"type": "array", "items": {"type": "string"}},
+                    # [n] or [n, 1]; that n equals len(data) JSON Schema cannot say (400 when it does not).
+                    "shape": {
+                        "type": "array",
+                        "prefixItems": [{"type": "integer", "minimum": 1}, {"const": 1}],
+                        "items": False,
+                        "minItems": 1,
+                        "maxItems": 2,
+                    },
+                    "data": {"type": "array", "items": {"type": "string", "pattern": TEXT_PATTERN}, "minItems": 1},
                 },
             },
         },

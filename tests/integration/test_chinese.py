@@ -120,12 +120,15 @@ def test_hidden_state_of_each_member_equals_torch_rnn(both: TestClient, tiny_zh_
     assert body["probabilities"]["positive"] == pytest.approx(float(probs[1]), abs=1e-5)
 
 
-def test_limits_apply_to_chinese_too(both: TestClient) -> None:
-    r = both.post("/predict", json={"text": "好" * 5001})
+def test_limits_apply_to_chinese_too_and_long_reviews_are_read_whole(both: TestClient) -> None:
+    r = both.post("/predict", json={"text": "好" * 100_001})
     assert r.status_code == 422
-    body = both.post("/predict", json={"text": "好" * 300}).json()
-    assert body["truncated"] is True
-    assert body["tokens"] == 256
+    review = "房间很干净，服务也很周到。" * 30  # 390 characters: longer than the model reads at once
+    body = both.post("/predict", json={"text": review, "sentences": True}).json()
+    assert (body["truncated"], body["tokens"]) == (False, 390)
+    assert len(body["sentences"]) == 30
+    assert "scale" not in body
+    assert set(body["probabilities"]) == {"negative", "positive"}
 
 
 def test_serving_fewer_members_uses_their_own_temperature(tiny_checkpoint: Path, tiny_zh_checkpoint: Path) -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from model.checkpoint import load_checkpoint, save_checkpoint
-from model.evaluate import evaluate, main, seed_spread
+from model.evaluate import main, seed_spread
 from model.train import train
-from tests.conftest import tiny_config
+from tests.conftest import dev_test, tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -35,17 +35,17 @@ def test_seed_spread_covers_every_subset_and_agrees_with_the_ensemble(ensemble: 
         # One subset of all members: the ensemble itself (the temperature does not move an argmax).
         whole = rows[3][split]
         assert whole["sd"] == 0.0
-        assert whole["first"] == pytest.approx(evaluate(ckpt, data_dir)[split]["accuracy"])
-        assert rows[1][split]["first"] == pytest.approx(evaluate(ckpt.subset(1), data_dir)[split]["accuracy"])
+        assert whole["first"] == pytest.approx(dev_test(ckpt, data_dir)[split]["accuracy"])
+        assert rows[1][split]["first"] == pytest.approx(dev_test(ckpt.subset(1), data_dir)[split]["accuracy"])
 
 
 def test_cli_prints_metrics_and_writes_the_card(
     ensemble: Path, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     card = tmp_path / "CARD.md"
-    main(["--checkpoint", str(ensemble), "--data-dir", str(data_dir), "--card", str(card)])
+    main(["--checkpoint", str(ensemble), "--data-dir", str(data_dir), "--card", str(card), "--no-baselines"])
     printed = json.loads(capsys.readouterr().out)
-    assert printed["test"]["n"] == 1821
+    assert printed["test"]["n"] == 2210  # the treebank test sentences
     assert [r["members"] for r in printed["seed_spread"]] == [1, 2, 3]
     text = card.read_text()
     assert "### Seed spread" in text

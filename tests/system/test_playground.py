@@ -92,6 +92,7 @@ def _start(checkpoint: Path, log: Path, api_key: str | None = None) -> Server:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SENTIMENT_")}
     env.update(SENTIMENT_CHECKPOINT=str(checkpoint), SENTIMENT_CHECKPOINT_ZH="none", SENTIMENT_LOG_LEVEL="warning")
+    env["SENTIMENT_MAX_TEXT_CHARS"] = "5000"  # the page reads the configured limit; a small one types fast
     if api_key:
         env["SENTIMENT_API_KEY"] = api_key
     cmd = [sys.executable, "-m", "uvicorn", "service.app:create_app", "--factory"]
@@ -226,9 +227,10 @@ def _wait_for_result(driver: webdriver.Chrome, expected: dict[str, Any]) -> list
 
 
 def _directions(prediction: dict[str, Any]) -> list[str]:
-    """Each token's push, "pos" or "neg": `contribution` is for the predicted label, so flip it for "negative"."""
-    sign = 1 if prediction["label"] == "positive" else -1
-    return ["pos" if sign * t["contribution"] >= 0 else "neg" for t in prediction["explanation"]["tokens"]]
+    """Each token's push, "pos" or "neg": how the running sentiment moved when it was read."""
+    ex = prediction["explanation"]
+    before = [ex["baseline_sentiment"]] + [t["sentiment"] for t in ex["tokens"][:-1]]
+    return ["pos" if t["sentiment"] - b >= 0 else "neg" for t, b in zip(ex["tokens"], before, strict=True)]
 
 
 def _rgba(colour: str) -> tuple[float, float, float, float]:
@@ -285,11 +287,11 @@ def test_page_shows_label_tokens_chart_hidden_state_and_model_facts(driver: webd
             assert dashed == (not tok["known"])
             assert ("tok-unknown" in (span.get_attribute("class") or "").split()) == (not tok["known"])
 
-        # The chart: one point per token, higher probability drawn higher, and the 0.5 line midway.
+        # The chart: one point per token, a higher running sentiment drawn higher, and the 0 line midway.
         path = driver.find_element(By.CSS_SELECTOR, "#chart svg path.line")
         points = _points(path.get_attribute("d") or "")
         assert len(points) == len(explained)
-        probs = [t["running"]["positive"] for t in explained]
+        probs = [t["sentiment"] for t in explained]
         for (_, yi), pi in zip(points, probs, strict=True):
             for (_, yj), pj in zip(points, probs, strict=True):
                 if pi - pj > 0.01:
@@ -353,6 +355,26 @@ _MIRROR_PREDICT_JS = """
   };
 })();
 """
+
+
+def test_a_review_of_several_sentences_shows_each_sentence(driver: webdriver.Chrome, server: Server) -> None:
+    text = "The package arrived on Tuesday. The screen is bright and sharp.\nSadly the battery died within a week."
+    _open(driver, server)
+    _set_text(driver, text)
+    headers = {"X-API-Key": server.api_key} if server.api_key else {}
+    body = {"text": text, "explain": True, "include_hidden": True, "sentences": True}
+    expected = httpx.post(f"{server.url}/predict", json=body, headers=headers, timeout=10).json()
+    _wait(driver, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sentences .sentence")) == 3, "three sentences")
+    items = driver.find_elements(By.CSS_SELECTOR, "#sentences .sentence")
+    assert [i.text for i in items] == [text[s["start"] : s["end"]] for s in expected["sentences"]]
+    assert [i.get_attribute("data-label") for i in items] == [s["label"] for s in expected["sentences"]]
+    assert driver.find_element(By.ID, "label").get_attribute("data-label") == expected["label"]
+    # Each sentence is explained on its own: the page shows all their tokens in order.
+    tokens = [t["text"] for s in expected["sentences"] for t in s["explanation"]["tokens"]]
+    assert [t.text for t in driver.find_elements(By.CSS_SELECTOR, "#tokens .tok")] == tokens
+    _set_text(driver, POSITIVE)
+    _wait_for_result(driver, server.predict(POSITIVE))
+    assert not driver.find_element(By.ID, "sentences-box").is_displayed()
 
 
 def test_token_direction_does_not_depend_on_which_label_won(driver: webdriver.Chrome, server: Server) -> None:
@@ -433,7 +455,7 @@ def test_keyboard_only_use(driver: webdriver.Chrome, server: Server) -> None:
     assert driver.find_element(By.CSS_SELECTOR, "label[for=text]").text == "Text to classify"
     describe = "const e = document.activeElement; return e.id || e.textContent.replace(/\\s+/g, ' ').trim()"
     order = []
-    for _ in range(9):
+    for _ in range(12):
         ActionChains(driver).send_keys(Keys.TAB).perform()
         order.append(driver.execute_script(describe))
     assert order == [
@@ -442,6 +464,9 @@ def test_keyboard_only_use(driver: webdriver.Chrome, server: Server) -> None:
         "gorgeous, witty",
         "dull, too long",
         "mixed",
+        "but",
+        "although",
+        "no sentiment",
         "中文",
         "API key (optional)",
         "API docs (Swagger UI)",
@@ -449,7 +474,7 @@ def test_keyboard_only_use(driver: webdriver.Chrome, server: Server) -> None:
     ]
 
     # Back to an example button: it shows a focus ring, and Enter runs it.
-    for _ in range(5):
+    for _ in range(8):
         ActionChains(driver).key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT).perform()
     button = driver.switch_to.active_element
     assert button.text == "dull, too long"

@@ -45,7 +45,8 @@ def test_bad_values_are_errors(argv: list[str], capsys: pytest.CaptureFixture[st
 def test_recipes_and_flags() -> None:
     en = parse_args([])
     assert en.lang == "en"
-    assert (en.members, en.vectors, en.freeze_embeddings, en.negations) == (3, "word2vec+sentiment", True, 3)
+    assert (en.members, en.vectors, en.freeze_embeddings, en.corpus) == (3, "word2vec+sentiment", True, "sst-treebank")
+    assert (en.general_vectors, en.vocab_size, en.negations) == ("glove-6b-50d", 30000, 0)
     zh = parse_args(["--lang", "zh", "--members", "5", "--no-bidirectional"])
     assert (zh.members, zh.bidirectional, zh.bigram_min_freq, zh.fgm) == (5, False, 5, 1.0)
     dry = parse_args(["--dry-run", "--hidden-size", "8"])
