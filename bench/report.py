@@ -135,6 +135,19 @@ def render(res: dict[str, Any]) -> str:
         else "- did not recover within 10 s",
         "",
     ]
+    if "documents" in res:
+        d = res["documents"]
+        lines += [
+            "## Documents",
+            "",
+            f"Whole IMDB test reviews of 4,500-5,500 characters ({d['reviews']} of them, mean "
+            f"{d['review_chars_mean']:.0f}) through /predict, all members, one connection: {d['review_rps']:.1f} "
+            f"req/s, p50/p90/p99 {_lat({'latency_us': d['review_latency_us']})} ms, "
+            f"**{d['chars_per_s']:,.0f} characters/s** (every sentence read). A 100,000-character text: median "
+            f"{d['text_100k_s']['median']:.3f} s, slowest of 5 {d['text_100k_s']['max']:.3f} s; peak RSS "
+            f"{d['peak_rss_mb']:.0f} MB.",
+            "",
+        ]
     if "zh" in res:
         z = res["zh"]
         lines += [

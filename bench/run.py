@@ -207,6 +207,41 @@ def overload(env: dict[str, str], bodies: Path, seconds: int) -> dict[str, Any]:
         server.stop()
 
 
+def imdb_reviews(lo: int, hi: int) -> list[str]:
+    """IMDB test reviews of ``lo`` to ``hi`` characters (evaluation text: nothing learns from it)."""
+    from model.data import default_data_dir, read_imdb
+
+    return [ex.text for ex in read_imdb(default_data_dir(), "test") if lo <= len(ex.text) <= hi]
+
+
+def documents(env: dict[str, str], tmp: Path, seconds: int) -> dict[str, Any]:
+    """Whole reviews through /predict on one worker: ~5,000-character reviews at concurrency 1 (latency,
+    characters/s), and the longest accepted text, 100,000 characters, one request at a time."""
+    reviews = imdb_reviews(4500, 5500)
+    bodies = write_bodies(tmp / "reviews.jsonl", [{"text": t} for t in reviews])
+    service = Server("service.app:app", env)
+    run = wrk(service.url + "/predict", bodies, 1, seconds)
+    mean_chars = statistics.mean(len(t) for t in reviews)
+    long_text = (" ".join(imdb_reviews(1000, 100_000)))[:100_000]
+    times = []
+    for _ in range(5):
+        started = time.perf_counter()
+        r = httpx.post(service.url + "/predict", json={"text": long_text}, timeout=60)
+        times.append(time.perf_counter() - started)
+        assert r.status_code == 200, r.text
+    out = {
+        "review_chars_mean": mean_chars,
+        "reviews": len(reviews),
+        "review_rps": run["rps"],
+        "review_latency_us": run["latency_us"],
+        "chars_per_s": run["rps"] * mean_chars,
+        "text_100k_s": {"max": max(times), "median": statistics.median(times)},
+        "peak_rss_mb": service.peak_rss_mb(),
+    }
+    service.stop()
+    return out
+
+
 def english_only(env: dict[str, str], members: int, single: Path, batches: Path, seconds: int) -> dict[str, Any]:
     """The same load on a worker without the Chinese model: its memory, start-up and speed."""
     server = Server(
@@ -295,6 +330,7 @@ def main(argv: list[str] | None = None) -> None:
         service.stop()
         results["forward_cost_zh"] = forward_costs(zh_checkpoint, zh_test_sentences())
 
+    results["documents"] = documents(env, tmp, args.seconds)
     results["overload"] = overload(env, single, args.seconds)
     results["bare_rps_median"] = statistics.median(x["rps"] for x in results["bare_rounds"])
     for k, label in configs.items():

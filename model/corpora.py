@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -89,15 +90,8 @@ def read_treebank(data_dir: Path) -> Corpus:
     """The Stanford Sentiment Treebank on its five-point scale: every distinct phrase of the training
     trees (its most frequent label), dev and test sentences; and the other readings of test (three
     classes; SST-2's polar sentences) and of product reviews (CR, evaluation only)."""
-    trees = {split: data.read_trees(data_dir, split) for split in data.TREE_FILES}
-    labels: dict[str, Counter[int]] = {}
-    first: dict[str, str] = {}
-    for tree in trees["train"]:
-        for node in tree:
-            key = " ".join(tokenize(node.text))
-            labels.setdefault(key, Counter())[node.label] += 1
-            first.setdefault(key, node.text)
-    train = [Example(first[key], counts.most_common(1)[0][0]) for key, counts in labels.items()]
+    trees = {split: data.read_trees(data_dir, split) for split in ("dev", "test")}
+    train = list(_treebank_phrases(data_dir.resolve()))
     test = [tree[0] for tree in trees["test"]]
     three_of_five = (0, 0, 1, 2, 2)
     files = [*data.TREE_FILES.values(), data.SST_FILES["dev"], data.SST_FILES["test"], data.CR_FILE, data.IMDB_FILE]
@@ -122,6 +116,20 @@ def read_treebank(data_dir: Path) -> Corpus:
             "imdb-test": "binary",
         },
     )
+
+
+@functools.lru_cache(maxsize=1)
+def _treebank_phrases(data_dir: Path) -> tuple[Example, ...]:
+    """Every distinct phrase of the training trees with its most frequent label (seconds of
+    tokenizing: a process that reads the treebank again reuses them)."""
+    labels: dict[str, Counter[int]] = {}
+    first: dict[str, str] = {}
+    for tree in data.read_trees(data_dir, "train"):
+        for node in tree:
+            key = " ".join(tokenize(node.text))
+            labels.setdefault(key, Counter())[node.label] += 1
+            first.setdefault(key, node.text)
+    return tuple(Example(first[key], counts.most_common(1)[0][0]) for key, counts in labels.items())
 
 
 def read_sst2(data_dir: Path) -> Corpus:

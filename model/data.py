@@ -7,6 +7,7 @@ The data files are never part of the repository: they are read from a data direc
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import os
 import random
@@ -145,8 +146,15 @@ _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
 
 def read_imdb(data_dir: Path, split: str = "train") -> list[Example]:
     """IMDB reviews of one split (``train`` or ``test``), sorted by file name for determinism."""
+    return list(_read_imdb(_require(data_dir / IMDB_FILE).resolve(), split))
+
+
+@functools.lru_cache(maxsize=2)
+def _read_imdb(archive: Path, split: str) -> tuple[Example, ...]:
+    """Unpacking the archive takes seconds; a process that reads a split again (evaluation after
+    training, the tests) reuses it."""
     found: list[tuple[str, Example]] = []
-    with tarfile.open(_require(data_dir / IMDB_FILE)) as tar:
+    with tarfile.open(archive) as tar:
         for member in tar:
             parts = member.name.split("/")
             if member.isfile() and len(parts) == 4 and parts[1] == split and parts[2] in ("pos", "neg"):
@@ -155,7 +163,7 @@ def read_imdb(data_dir: Path, split: str = "train") -> list[Example]:
                 text = _BR.sub(" ", fh.read().decode("utf-8"))
                 found.append((member.name, Example(text, int(parts[2] == "pos"))))
     found.sort(key=lambda item: item[0])
-    return [ex for _, ex in found]
+    return tuple(ex for _, ex in found)
 
 
 def default_data_dir() -> Path:

@@ -196,15 +196,19 @@ BASELINES: dict[str, tuple[str, Callable[[Corpus, tuple[str, ...]], Predict]]] =
 }
 
 
-def baselines(ckpt: Checkpoint, data_dir: Path, only: tuple[str, ...] = ()) -> dict[str, dict[str, Any]]:
-    """The language's reference models on the texts ``ckpt`` is scored on (``only`` those sets, if
-    given), each set read in its own view: {model: {set: report}}; a model whose package is not
-    installed is left out."""
+def baselines(
+    ckpt: Checkpoint, data_dir: Path, only: tuple[str, ...] = (), kinds: tuple[str, ...] = ()
+) -> dict[str, dict[str, Any]]:
+    """The language's reference models (``kinds`` of them, if given) on the texts ``ckpt`` is scored
+    on (``only`` those sets, if given), each set read in its own view: {model: {set: report}}; a
+    model whose package is not installed is left out."""
     record = language(ckpt.language)
     corpus = corpus_of(ckpt, data_dir)
     sets = {name: exs for name, exs in {"test": corpus.test, **corpus.extra}.items() if not only or name in only}
     out: dict[str, dict[str, Any]] = {}
     for kind in record.baselines:
+        if kinds and kind not in kinds:
+            continue
         name, make = BASELINES[kind]
         try:
             predict = make(corpus, corpus.labels)

@@ -15,15 +15,6 @@ LENGTH_BUCKETS = (10, 20, 30, 40)
 CHAR_BUCKETS = (500, 1500, 3000)
 
 
-def _char_bucket(n: int) -> str:
-    lo = 1
-    for hi in CHAR_BUCKETS:
-        if n <= hi:
-            return f"{lo}-{hi}"
-        lo = hi + 1
-    return f"{lo}+"
-
-
 def accuracy(probs: Tensor, labels: Sequence[int]) -> float:
     if len(labels) == 0:
         return 0.0
@@ -66,10 +57,11 @@ def expected_calibration_error(probs: Tensor, labels: Sequence[int], bins: int =
     return ece
 
 
-def length_bucket(n_tokens: int) -> str:
+def length_bucket(n: int, bounds: tuple[int, ...] = LENGTH_BUCKETS) -> str:
+    """The bucket ("11-20", "41+") of a length, by the buckets' upper bounds."""
     lo = 1
-    for hi in LENGTH_BUCKETS:
-        if n_tokens <= hi:
+    for hi in bounds:
+        if n <= hi:
             return f"{lo}-{hi}"
         lo = hi + 1
     return f"{lo}+"
@@ -102,7 +94,7 @@ def report(
     if texts and max(len(t) for t in texts) > CHAR_BUCKETS[0]:
         by_chars: dict[str, list[int]] = {}
         for p, y, t in zip(preds, labels, texts, strict=True):
-            by_chars.setdefault(_char_bucket(len(t)), []).append(int(p == y))
+            by_chars.setdefault(length_bucket(len(t), CHAR_BUCKETS), []).append(int(p == y))
         keys = sorted(by_chars, key=lambda b: int(b.split("-")[0].rstrip("+")))
         extra["by_chars"] = {b: {"n": len(by_chars[b]), "accuracy": sum(by_chars[b]) / len(by_chars[b])} for b in keys}
     return {

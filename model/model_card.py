@@ -222,6 +222,28 @@ def _baselines(metrics: dict[str, Any], baselines: dict[str, dict[str, Any]]) ->
     ]
 
 
+def _documents(ckpt: Checkpoint) -> list[str]:
+    """How a text of several sentences is answered from its sentences' answers."""
+    if not ckpt.document:
+        return []
+    fitted = ckpt.training.get("documents", {})
+    lines = [
+        "## Documents",
+        "",
+        f"A text of several pieces (`model.document.pieces`) is answered from its pieces' probabilities: a "
+        f"weighted mean, each weighing its polarity to the power {ckpt.document.get('polarity', 1.0):g}, the last "
+        f"{1 + ckpt.document.get('last', 0.0):g} times as much.",
+    ]
+    if fitted:
+        lines[-1] += (
+            f" Fitted by `python -m model.document` on {fitted.get('fitted_on')} labelled documents: "
+            f"{_pct(float(fitted.get('polar_accuracy', 0.0)))} right there."
+        )
+    if ckpt.language == "en":
+        lines[-1] += " The other combinations tried: `research/results/AGGREGATION.en.md`."
+    return [*lines, ""]
+
+
 def write_card(
     card: Path,
     checkpoint: Path,
@@ -259,6 +281,7 @@ def write_card(
         f"256 test texts, tokenization excluded): batch 1: **{cost['batch_1_ms_per_text']:.3f} ms**, batch 64: "
         f"**{cost['batch_64_ms_per_text']:.3f} ms**. `bench/RESULTS.md` has the service's end-to-end figures.",
         "",
+        *_documents(ckpt),
         "## What else was tried",
         "",
         "Every recipe idea measured for this language, with its dev and test numbers and the command that "

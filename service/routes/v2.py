@@ -58,11 +58,10 @@ _INFER_REQUEST = {
                 "properties": {
                     "name": {"const": oip.INPUT},
                     "datatype": {"const": "BYTES"},
-                    # [n] or [n, 1]; that n equals len(data) JSON Schema cannot say (400 when it does not).
+                    # [n] or [n, 1] with n = len(data): JSON Schema cannot say all of it (400 when not).
                     "shape": {
                         "type": "array",
-                        "prefixItems": [{"type": "integer", "minimum": 1}, {"const": 1}],
-                        "items": False,
+                        "items": {"type": "integer", "minimum": 1},
                         "minItems": 1,
                         "maxItems": 2,
                     },
