@@ -73,3 +73,32 @@ def sentiment(probs: Tensor, model_labels: tuple[str, ...]) -> Tensor:
     _sides(model_labels)
     points = torch.linspace(-1, 1, len(model_labels), dtype=probs.dtype)
     return probs @ points
+
+
+def view_rows(rows: list[list[float]], model_labels: tuple[str, ...], view: View) -> list[list[float]]:
+    """`view` on plain lists: the service's per-request answers, where torch's per-op overhead on a
+    handful of numbers would cost more than the arithmetic."""
+    if view == "model":
+        return rows
+    neg, neutral, pos = _sides(model_labels)
+    out = []
+    for r in rows:
+        n, p = sum(r[i] for i in neg), sum(r[i] for i in pos)
+        if view == "binary":
+            total = max(n + p, 1e-12)
+            out.append([n / total, p / total])
+        else:
+            out.append([n, sum(r[i] for i in neutral), p])
+    if view == "three":
+        labels_of(model_labels, "three")  # refuses a two-label model
+    return out
+
+
+def sentiment_rows(rows: list[list[float]], model_labels: tuple[str, ...]) -> list[float]:
+    """`sentiment` on plain lists."""
+    if model_labels == BINARY:
+        return [r[1] - r[0] for r in rows]
+    _sides(model_labels)
+    k = len(model_labels) - 1
+    points = [2 * i / k - 1 for i in range(k + 1)]
+    return [sum(p * x for p, x in zip(points, r, strict=True)) for r in rows]

@@ -179,9 +179,10 @@ class Predictor:
         self, requests: list[PredictItem], probs: Tensor, h_n: Tensor, answered: list[scale.View]
     ) -> list[Answer]:
         """Each request's answer from its [L] probabilities and its h_n."""
-        views = {v: scale.view(probs, self.labels, v).tolist() for v in ("three", "binary") if self._has(v)}
-        sentiments = scale.sentiment(probs, self.labels).tolist()
-        five = probs.tolist() if self.has_scale else None
+        rows = probs.tolist()
+        views = {v: scale.view_rows(rows, self.labels, v) for v in ("three", "binary") if self._has(v)}
+        sentiments = scale.sentiment_rows(rows, self.labels)
+        five = rows if self.has_scale else None
         chosen = [views[v][i] for i, v in enumerate(answered)]
         best = [max(range(len(p)), key=p.__getitem__) for p in chosen]
         summaries = self.summarize(h_n, [r.include_hidden for r in requests])
@@ -228,8 +229,9 @@ class Predictor:
         """Each sentence's answer with its offsets (and, with explain, its explanation)."""
         assert req.sentences is not None
         names = scale.labels_of(self.labels, view)
-        chosen = scale.view(probs, self.labels, view).tolist()
-        sentiments = scale.sentiment(probs, self.labels).tolist()
+        rows = probs.tolist()
+        chosen = scale.view_rows(rows, self.labels, view)
+        sentiments = scale.sentiment_rows(rows, self.labels)
         best = [max(range(len(p)), key=p.__getitem__) for p in chosen]
         out: list[Answer] = [
             {

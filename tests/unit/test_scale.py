@@ -39,3 +39,18 @@ def test_log_probs_agree_with_probabilities(view: scale.View) -> None:
     logits = torch.randn(4, 5, generator=torch.Generator().manual_seed(0))
     expected = scale.view(logits.softmax(-1), scale.FIVE, view)
     torch.testing.assert_close(scale.view_log_probs(logits, scale.FIVE, view).exp(), expected)
+
+
+@pytest.mark.parametrize("view", ["model", "three", "binary"])
+def test_the_list_versions_agree_with_the_tensor_ones(view: scale.View) -> None:
+    probs = torch.rand(6, 5, generator=torch.Generator().manual_seed(1)).softmax(-1)
+    rows = probs.tolist()
+    listed = torch.tensor(scale.view_rows(rows, scale.FIVE, view))
+    torch.testing.assert_close(listed, scale.view(probs, scale.FIVE, view))
+    assert scale.sentiment_rows(rows, scale.FIVE) == pytest.approx(scale.sentiment(probs, scale.FIVE).tolist())
+    two = probs[:, :2].softmax(-1)
+    assert scale.sentiment_rows(two.tolist(), scale.BINARY) == pytest.approx(
+        scale.sentiment(two, scale.BINARY).tolist()
+    )
+    with pytest.raises(ValueError, match="no neutral"):
+        scale.view_rows(two.tolist(), scale.BINARY, "three")
