@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-RATIO_TARGET = 0.60
+EFFICIENCY_TARGET = 0.80
+ZH_RATIO_TARGET = 0.55
 
 # The targets that are one number per configuration: (measure, summary key, cell format, target as
 # written, whether a value meets it).
@@ -24,7 +25,7 @@ THRESHOLDS: list[tuple[str, str, str, str, Callable[[float], bool]]] = [
         "< 2 ms",
         lambda v: v < 2.0,
     ),
-    ("concurrency 1: p99", "concurrency1_p99_ms", "**{:.2f} ms**", "< 5 ms", lambda v: v < 5.0),
+    ("concurrency 1: p99", "concurrency1_p99_ms", "**{:.2f} ms**", "< 1.5 ms", lambda v: v < 1.5),
     ("process start to /ready (median; both models)", "ready_s_median", "**{:.2f} s**", "< 3 s", lambda v: v < 3.0),
     ("peak RSS of the worker (both models)", "peak_rss_mb", "**{:.0f} MB**", "< 400 MB", lambda v: v < 400),
     (
@@ -67,18 +68,41 @@ def render(res: dict[str, Any]) -> str:
         "from run to run; the ratio of the service to the bare app measured in the same round is what holds.",
         "",
         "Each column is the service serving the English model with `SENTIMENT_ENSEMBLE_MEMBERS` members "
-        "(the model card gives each size's accuracy); the Chinese model is loaded too.",
+        "(the model card gives each size's accuracy); the Chinese model is loaded too. The bare app is the "
+        f"HTTP floor ({bare:.0f} req/s, median), not a peer: the servers a user would otherwise pick are "
+        "measured against this one in `bench/PEERS.md`.",
         "",
         "## Targets",
         "",
         "| measure | " + " | ".join(labels) + " | target |",
         "|---|" + "---|" * len(labels) + "---|",
         row(
-            f"/predict req/s vs bare FastAPI ({bare:.0f} req/s; 16 connections, median of "
-            f"{len(res['bare_rounds'])} rounds)",
-            f">= {RATIO_TARGET:.2f}",
-            [f"{s['service_rps_median']:.0f} = **{s['ratio_median']:.2f}**" for s in sums],
-            [s["ratio_median"] >= RATIO_TARGET for s in sums],
+            f"efficiency: /predict req/s (16 connections, median of {len(res['bare_rounds'])} rounds) over "
+            "1 / (bare request + the model alone per text at the batch size the load formed)",
+            f">= {EFFICIENCY_TARGET:.2f}",
+            [
+                f"{s['service_rps_median']:.0f} / {s['limit_rps']:.0f} = **{s['efficiency']:.2f}**"
+                f" ({1e6 / bare:.0f} + {s['model_us_per_text']:.0f} us, batch {s['observed_batch']:.1f})"
+                for s in sums
+            ],
+            [s["efficiency"] >= EFFICIENCY_TARGET for s in sums],
+        ),
+        *(
+            [
+                row(
+                    "Chinese /predict req/s (ChnSentiCorp test reviews, same server and load) over English",
+                    f">= {ZH_RATIO_TARGET:.2f}",
+                    [
+                        f"{s['zh_rps_median']:.0f} / {s['service_rps_median']:.0f} = **{s['zh_ratio_median']:.2f}**"
+                        if "zh_ratio_median" in s
+                        else "-"
+                        for s in sums
+                    ],
+                    [s.get("zh_ratio_median", 1.0) >= ZH_RATIO_TARGET for s in sums],
+                )
+            ]
+            if any("zh_ratio_median" in s for s in sums)
+            else []
         ),
         row("/predict errors", "0", [str(s["service_errors"]) for s in sums], [s["service_errors"] == 0 for s in sums]),
         *(
@@ -148,13 +172,17 @@ def render(res: dict[str, Any]) -> str:
             f"{d['peak_rss_mb']:.0f} MB.",
             "",
         ]
-    if "zh" in res:
-        z = res["zh"]
+    zh_rounds = [r for c in labels for r in configs[c].get("zh_rounds", [])]
+    if zh_rounds:
         lines += [
             "## Chinese",
             "",
-            f"/predict with ChnSentiCorp test reviews (16 connections): {z['rps']:.0f} req/s, "
-            f"p50/p90/p99 {_lat(z)} ms, errors {z['errors_total']}.",
+            "/predict with ChnSentiCorp test reviews (16 connections), on the all-members server right after its "
+            "English run, each round: "
+            + "; ".join(
+                f"{z['rps']:.0f} req/s, p50/p90/p99 {_lat(z)} ms, errors {z['errors_total']}" for z in zh_rounds
+            )
+            + ".",
             "",
         ]
     lines += [

@@ -179,6 +179,41 @@ def forward_costs(checkpoint: Path, texts: list[str], members: int = 0) -> dict[
     return out
 
 
+def mean_forward_batch(url: str) -> float:
+    """The mean texts per forward pass the server has run so far (its batch-size histogram)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    values = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(httpx.get(url + "/metrics").text)
+        if family.name == "sentiment_forward_batch_size"
+        for sample in family.samples
+    }
+    count = values.get("sentiment_forward_batch_size_count", 0.0)
+    return values.get("sentiment_forward_batch_size_sum", 0.0) / count if count else 0.0
+
+
+def forward_us_per_text(members: int, texts: list[str], batch: int = 16) -> float:
+    """The model alone at a given batch size: the service's `Predictor.predict` (forward pass,
+    h_n summary, the answer's views) outside any server; median us per text of 5 runs, 1 thread."""
+    from model.checkpoint import load_checkpoint
+    from service.predictor import PredictItem, Predictor
+
+    torch.set_num_threads(1)
+    ckpt = load_checkpoint(EN_CHECKPOINT).subset(members)
+    predictor = Predictor(ckpt, "0" * 64, "bench")
+    requests = [PredictItem(predictor.encode(t)) for t in texts[:512]]
+    chunks = [requests[i : i + batch] for i in range(0, len(requests), batch)]
+    runs = []
+    for _ in range(5):
+        started = time.perf_counter()
+        with torch.inference_mode():
+            for chunk in chunks:
+                predictor.predict(chunk)
+        runs.append((time.perf_counter() - started) / len(requests) * 1e6)
+    return statistics.median(runs)
+
+
 def overload(env: dict[str, str], bodies: Path, seconds: int) -> dict[str, Any]:
     """Drive a small-queue service far past capacity: only 200s and 503s, bounded memory, fast recovery."""
     server = Server("service.app:app", {**env, "SENTIMENT_QUEUE_SIZE": "64"})
@@ -297,6 +332,9 @@ def main(argv: list[str] | None = None) -> None:
     for k, label in configs.items():
         results["configs"][label] = {"members": k, "rounds": []}
 
+    zh_bodies = None
+    if zh_checkpoint.is_file():
+        zh_bodies = write_bodies(tmp / "zh.jsonl", [{"text": t} for t in zh_test_sentences()])
     for r in range(args.rounds):
         bare = Server("bench.bare_app:app")
         bare_run = wrk(bare.url + "/predict", single, args.connections, args.seconds)
@@ -307,12 +345,21 @@ def main(argv: list[str] | None = None) -> None:
             service = Server("service.app:app", {**env, "SENTIMENT_ENSEMBLE_MEMBERS": str(k)})
             service_run = wrk(service.url + "/predict", single, args.connections, args.seconds)
             config["rounds"].append(
-                {"service": service_run, "ratio": service_run["rps"] / bare_run["rps"], "ready_s": service.ready_s}
+                {
+                    "service": service_run,
+                    "ratio": service_run["rps"] / bare_run["rps"],
+                    "ready_s": service.ready_s,
+                    "mean_batch": mean_forward_batch(service.url),
+                }
             )
             batch = wrk(service.url + "/predict/batch", batches, 4, args.seconds)
             config.setdefault("batch64_rounds", []).append({**batch, "texts_per_s": batch["rps"] * 64})
             if r == 0:
                 config["concurrency1"] = wrk(service.url + "/predict", typical, 1, args.seconds)
+            if k == available and zh_bodies is not None:  # Chinese reviews, the same server and load
+                config.setdefault("zh_rounds", []).append(
+                    wrk(service.url + "/predict", zh_bodies, args.connections, args.seconds)
+                )
             config["peak_rss_mb"] = max(config.get("peak_rss_mb", 0.0), service.peak_rss_mb())
             service.stop()
             if r == 0:
@@ -323,11 +370,7 @@ def main(argv: list[str] | None = None) -> None:
                 file=sys.stderr,
             )
 
-    if zh_checkpoint.is_file():
-        zh_bodies = write_bodies(tmp / "zh.jsonl", [{"text": t} for t in zh_test_sentences()])
-        service = Server("service.app:app", {k: v for k, v in env.items() if k != "SENTIMENT_CHECKPOINT_ZH"})
-        results["zh"] = wrk(service.url + "/predict", zh_bodies, args.connections, args.seconds)
-        service.stop()
+    if zh_bodies is not None:
         results["forward_cost_zh"] = forward_costs(zh_checkpoint, zh_test_sentences())
 
     results["documents"] = documents(env, tmp, args.seconds)
@@ -337,12 +380,22 @@ def main(argv: list[str] | None = None) -> None:
         config = results["configs"][label]
         config["forward_cost"] = forward_costs(checkpoint, texts, k)
         rounds = config["rounds"]
+        # Efficiency: the service's req/s over what a bare request plus the model alone (at the batch
+        # size this load formed) would allow on one core: 1 / (bare us + model us per text).
+        observed_batch = statistics.median(x["mean_batch"] for x in rounds)
+        model_us = forward_us_per_text(k, texts, max(1, round(observed_batch)))
+        limit_rps = 1e6 / (1e6 / results["bare_rps_median"] + model_us)
         # The round with the median texts/s (rounds are odd in number by default) stands for the batch run.
         by_speed = sorted(config["batch64_rounds"], key=lambda x: x["texts_per_s"])
         config["batch64"] = by_speed[len(by_speed) // 2]
         config["summary"] = {
             "service_rps_median": statistics.median(x["service"]["rps"] for x in rounds),
             "ratio_median": statistics.median(x["ratio"] for x in rounds),
+            "observed_batch": observed_batch,
+            "model_us_per_text": model_us,
+            "limit_rps": limit_rps,
+            "efficiency": statistics.median(x["service"]["rps"] for x in rounds) / limit_rps,
+            **_chinese(config),
             "service_errors": sum(x["service"]["errors_total"] for x in rounds),
             "batch64_texts_per_s": config["batch64"]["texts_per_s"],
             "concurrency1_p50_ms": config["concurrency1"]["latency_us"]["p50"] / 1000,
@@ -359,6 +412,17 @@ def main(argv: list[str] | None = None) -> None:
 
     (args.out / "RESULTS.md").write_text(render(results))
     print(json.dumps({label: c["summary"] for label, c in results["configs"].items()}, indent=2))
+
+
+def _chinese(config: dict[str, Any]) -> dict[str, float]:
+    """Chinese /predict next to English on the same server, round by round (median ratio)."""
+    if "zh_rounds" not in config:
+        return {}
+    ratios = [z["rps"] / x["service"]["rps"] for z, x in zip(config["zh_rounds"], config["rounds"], strict=True)]
+    return {
+        "zh_rps_median": statistics.median(z["rps"] for z in config["zh_rounds"]),
+        "zh_ratio_median": statistics.median(ratios),
+    }
 
 
 def machine() -> dict[str, Any]:

@@ -24,16 +24,22 @@ import json
 import os
 import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-import torch
 from fastapi import FastAPI
-from prometheus_client.parser import text_string_to_metric_families
 
-from bench.run import BENCH, Server, machine, shipped_members, sst_test_sentences, write_bodies, wrk
+from bench.run import (
+    BENCH,
+    Server,
+    forward_us_per_text,
+    machine,
+    mean_forward_batch,
+    shipped_members,
+    sst_test_sentences,
+    write_bodies,
+    wrk,
+)
 
 STAGES = ("bare", "http", "batcher", "service")
 STAGE_ENV = "SENTIMENT_BENCH_STAGE"
@@ -72,27 +78,6 @@ def create_stage_app() -> FastAPI:
     return service.app.create_app()
 
 
-def forward_us_per_text(members: int, texts: list[str], batch: int = 16) -> float:
-    """The model's share at the batch size 16 connections allow: median us per text, 1 thread."""
-    from model.checkpoint import load_checkpoint
-    from model.languages import language
-    from service.predictor import PredictItem, Predictor
-
-    torch.set_num_threads(1)
-    ckpt = load_checkpoint(language("en").checkpoint_path).subset(members)
-    predictor = Predictor(ckpt, "0" * 64, "bench")
-    requests = [PredictItem(predictor.encode(t)) for t in texts[:512]]
-    chunks = [requests[i : i + batch] for i in range(0, len(requests), batch)]
-    runs = []
-    for _ in range(5):
-        started = time.perf_counter()
-        with torch.inference_mode():
-            for chunk in chunks:
-                predictor.predict(chunk)
-        runs.append((time.perf_counter() - started) / len(requests) * 1e6)
-    return statistics.median(runs)
-
-
 def measure(stage: str, members: int, bodies: Path, seconds: int) -> dict[str, Any]:
     env = {
         "SENTIMENT_TORCH_THREADS": "1",
@@ -110,14 +95,7 @@ def measure(stage: str, members: int, bodies: Path, seconds: int) -> dict[str, A
         wrk(url, bodies, 16, 2)  # warm-up
         result = wrk(url, bodies, 16, seconds)
         if stage == "service":
-            values = {
-                sample.name: sample.value
-                for family in text_string_to_metric_families(httpx.get(server.url + "/metrics").text)
-                if family.name == "sentiment_forward_batch_size"
-                for sample in family.samples
-            }
-            count = values.get("sentiment_forward_batch_size_count", 0.0)
-            result["mean_batch"] = values.get("sentiment_forward_batch_size_sum", 0.0) / count if count else 0.0
+            result["mean_batch"] = mean_forward_batch(server.url)
     finally:
         server.stop()
     return result

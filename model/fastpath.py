@@ -14,16 +14,20 @@ differently:
   token table (22,721 bigrams x 6 streams x 128 floats = 70 MB of a worker), so the fast path keeps
   the checkpoint's float16 bigram embeddings (17 MB) and projects, per batch, only the distinct
   bigrams that batch contains (a repeated bigram once), in one matmul.
-- Wide steps (many texts x streams) read their table rows per step, only for the running texts,
-  and compute tanh as 2 sigmoid(2z) - 1: on this CPU torch's sigmoid is ~10x faster than its tanh,
-  which made tanh, not the matmul, the largest cost of a batch. Narrow steps, where per-op
-  overhead dominates, keep the plain ops.
+- Wide steps (many texts x streams) read their table rows per step, only for the running texts.
+  Narrow steps, where per-op overhead dominates, gather every step's rows up front.
+- tanh is computed as torch's tanh or as 2 sigmoid(2z) - 1 (the same values to ~1e-7), whichever
+  this CPU runs faster on a wide step: on some CPUs (AMD EPYC here) torch's sigmoid is several
+  times faster than its tanh, on others (Intel Xeon with AVX-512) the reverse. Timed once per
+  process, on first use.
 
 `tests/test_fastpath.py` checks it against ``torch.nn.RNN`` to 1e-5.
 """
 
 from __future__ import annotations
 
+import functools
+import time
 from collections.abc import Callable
 
 import torch
@@ -165,7 +169,10 @@ class FastRNN:
             tables.append((rows(inverse, distinct.numel()), projected.view(-1, hidden)))
 
         if streams * batch * hidden < WIDE_STEP:
-            x = sum((table[index] for index, table in tables), torch.zeros(()))  # [T, S, B, H]
+            # [T, S, B, H]; index_select on flat rows is several times faster than table[index]
+            x = tables[0][1].index_select(0, tables[0][0].view(-1)).view(steps, streams, batch, hidden)
+            for index, table in tables[1:]:
+                x += table.index_select(0, index.view(-1)).view(steps, streams, batch, hidden)
             return lambda t, n: x[t, :, :n]
 
         def gather(t: int, n: int) -> Tensor:
@@ -197,8 +204,29 @@ def _running_counts(lengths: list[int], steps: int) -> list[int]:
 
 
 def _tanh_(z: Tensor) -> Tensor:
-    """tanh in place. Wide steps use tanh(z) = 2 sigmoid(2z) - 1: the same values (to ~1e-7), but
-    torch's CPU sigmoid is so much faster than its tanh that the four ops cost a quarter of one."""
-    if z.numel() < WIDE_STEP:
+    """tanh in place; on wide steps as 2 sigmoid(2z) - 1 where that is faster on this CPU."""
+    if z.numel() < WIDE_STEP or not sigmoid_tanh_is_faster():
         return z.tanh_()
+    return _sigmoid_tanh_(z)
+
+
+def _sigmoid_tanh_(z: Tensor) -> Tensor:
     return z.mul_(2).sigmoid_().mul_(2).sub_(1)
+
+
+@functools.cache
+def sigmoid_tanh_is_faster() -> bool:
+    """Time both forms of tanh on a wide step (6 streams x 64 texts x 128), best of 5 runs each."""
+    z = torch.randn(6, 64, 128)
+
+    def best(form: Callable[[Tensor], Tensor]) -> float:
+        runs = []
+        for _ in range(5):
+            work = z.clone()
+            started = time.perf_counter()
+            for _ in range(20):
+                form(work)
+            runs.append(time.perf_counter() - started)
+        return min(runs)
+
+    return best(_sigmoid_tanh_) < best(Tensor.tanh_)

@@ -84,7 +84,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type", "Authorization", "X-API-Key", "X-Request-ID"],
         )
-    app.add_middleware(RequestContext, metrics=state.metrics, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContext,
+        metrics=state.metrics,
+        max_body_bytes=settings.max_body_bytes,
+        direct=predict.direct_routes(app, guard),
+    )
     if state.tracing is not None:  # outermost: its span holds the whole request, RequestContext's too
         app.add_middleware(TracingMiddleware, tracing=state.tracing)
         install_log_ids()

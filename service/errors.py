@@ -71,16 +71,23 @@ def validation_problem(errors: list[Any], request: Request) -> Response:
     return problem_response(400 if malformed else 422, detail, request, items)
 
 
+def expected_problem(exc: Exception, request: Request) -> Response | None:
+    """The problem response for an error a route raises on purpose (a `ProblemError`, a body that
+    fails validation), or None for anything else."""
+    if isinstance(exc, ProblemError):
+        return problem_response(exc.status, exc.detail, request, headers=exc.headers)
+    if isinstance(exc, RequestValidationError | ValidationError):
+        return validation_problem(list(exc.errors()), request)
+    return None
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers that turn every expected error into a problem response."""
 
-    async def on_problem(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, ProblemError)
-        return problem_response(exc.status, exc.detail, request, headers=exc.headers)
-
-    async def on_validation(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, RequestValidationError | ValidationError)
-        return validation_problem(list(exc.errors()), request)
+    async def on_expected(request: Request, exc: Exception) -> Response:
+        response = expected_problem(exc, request)
+        assert response is not None
+        return response
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
@@ -91,7 +98,7 @@ def install(app: FastAPI) -> None:
             detail = f"method {request.method} is not allowed on {request.url.path}"
         return problem_response(exc.status_code, detail, request, headers=getattr(exc, "headers", None))
 
-    app.add_exception_handler(ProblemError, on_problem)
-    app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(ValidationError, on_validation)
+    app.add_exception_handler(ProblemError, on_expected)
+    app.add_exception_handler(RequestValidationError, on_expected)
+    app.add_exception_handler(ValidationError, on_expected)
     app.add_exception_handler(HTTPException, on_http)

@@ -2,7 +2,8 @@
 
 `RequestContext` does, for every HTTP request: a request id (from ``X-Request-ID`` or new, echoed
 in the response), the body-size limit (413 before a too-large body is read), one JSON log line,
-the Prometheus request counters, and the generic 500 for an unexpected exception.
+the Prometheus request counters, and the generic 500 for an unexpected exception. POSTs to the
+paths in ``direct`` (`service.routes.predict.direct_routes`) go straight to their endpoint.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import logging
 import os
 import re
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -22,10 +25,17 @@ _VALID_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class RequestContext:
-    def __init__(self, app: ASGIApp, metrics: Metrics, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        metrics: Metrics,
+        max_body_bytes: int,
+        direct: Mapping[str, tuple[Any, ASGIApp]] | None = None,
+    ) -> None:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.direct = direct or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -34,11 +44,14 @@ class RequestContext:
         started = time.perf_counter()
         request_id, declared_length = _id_and_length(scope)
         exchange = _Exchange(receive, send, request_id, self.max_body_bytes, scope.get("path"))
+        app = self.app
+        if scope["method"] == "POST" and not scope.get("root_path") and (direct := self.direct.get(scope["path"])):
+            scope["route"], app = direct
         try:
             if declared_length > self.max_body_bytes:
                 await exchange.answer_413()
             else:
-                await self.app(scope, exchange.receive, exchange.send)
+                await app(scope, exchange.receive, exchange.send)
         except Exception:
             # The one place unexpected errors end: logged with the trace, answered without detail.
             log.exception("unhandled error", extra={"request_id": request_id, "path": scope.get("path")})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -405,3 +406,38 @@ def test_unexpected_error_is_a_generic_500_and_service_recovers(settings: Settin
         assert r.headers["x-request-id"]
         predictor.item = original
         assert c.post("/predict", json={"text": "hello"}).status_code == 200
+
+
+DIRECT_CASES: list[tuple[str, dict[str, Any]]] = [
+    ("/predict", {"json": {"text": TEXT}}),
+    ("/predict", {"json": {"text": TEXT, "explain": True, "sentences": True}}),
+    ("/predict/batch", {"json": {"texts": [TEXT, "", "fine"]}}),
+    ("/predict", {"json": {"text": ""}}),
+    ("/predict", {"json": {"txt": TEXT}}),
+    ("/predict", {"json": {"text": TEXT, "lang": "xx"}}),
+    ("/predict", {"content": b"{not json", "headers": {"content-type": "application/json"}}),
+    ("/predict", {"content": b"text=hi", "headers": {"content-type": "application/x-www-form-urlencoded"}}),
+    ("/predict/batch", {"json": {"texts": []}}),
+]
+
+
+def test_direct_routes_answer_as_the_framework_routes(tiny_checkpoint: Path) -> None:
+    """With no API key the prediction routes are called past FastAPI's routing (`direct_routes`);
+    with one they go through it. Every answer, success or problem, is the same either way."""
+    from pydantic import SecretStr
+
+    from service.routes.predict import direct_routes
+
+    plain = create_app(Settings(checkpoint=tiny_checkpoint, checkpoint_zh=None))
+    keyed = create_app(Settings(checkpoint=tiny_checkpoint, checkpoint_zh=None, api_key=SecretStr("k")))
+    assert set(direct_routes(plain, [])) == {"/predict", "/predict/batch"}
+    with TestClient(plain) as direct, TestClient(keyed) as routed:
+        for path, kwargs in DIRECT_CASES:
+            headers = kwargs.get("headers", {})
+            body = {k: v for k, v in kwargs.items() if k != "headers"}
+            a = direct.post(path, headers=headers, **body)
+            b = routed.post(path, headers={**headers, "X-API-Key": "k"}, **body)
+            assert (a.status_code, a.headers["content-type"]) == (b.status_code, b.headers["content-type"]), path
+            assert a.json() == b.json(), (path, kwargs)
+        metrics = direct.get("/metrics").text  # the direct route keeps its route label
+        assert 'sentiment_http_requests_total{method="POST",route="/predict",status="200"}' in metrics

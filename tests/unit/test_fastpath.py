@@ -38,12 +38,20 @@ def net(bidirectional: bool, pooling: Pooling, seed: int = 1, layers: int = 1, b
     return model
 
 
-@pytest.fixture(params=["narrow", "wide"])
+@pytest.fixture(params=["narrow", "wide-tanh", "wide-sigmoid"])
 def step_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test once with every step on the narrow ops (tanh, inputs gathered up front) and once
-    on the wide ones (2 sigmoid(2z) - 1, inputs gathered per step), whatever the batch's size."""
-    monkeypatch.setattr(fastpath, "WIDE_STEP", 1 << 62 if request.param == "narrow" else 0)
-    return str(request.param)
+    """Run a test with every step on the narrow ops (tanh, inputs gathered up front), and on the
+    wide ones (inputs gathered per step) with each form of tanh, whatever the batch's size."""
+    mode = str(request.param)
+    monkeypatch.setattr(fastpath, "WIDE_STEP", 1 << 62 if mode == "narrow" else 0)
+    monkeypatch.setattr(fastpath, "sigmoid_tanh_is_faster", lambda: mode == "wide-sigmoid")
+    return mode
+
+
+def test_tanh_forms_agree_and_one_is_chosen() -> None:
+    z = torch.randn(6, 64, 128) * 4
+    assert torch.allclose(fastpath._sigmoid_tanh_(z.clone()), z.tanh(), atol=1e-6)
+    assert isinstance(fastpath.sigmoid_tanh_is_faster(), bool)
 
 
 def random_batch(rng: random.Random, size: int, vocab: int = VOCAB) -> list[list[int]]:
