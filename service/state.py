@@ -87,8 +87,7 @@ class ServiceState:
     async def _predict(self, predictor: Predictor, items: list[PredictItem]) -> list[Answer]:
         batcher = self.require_ready()
         try:
-            async with asyncio.timeout(self.settings.request_timeout_s):  # unlike wait_for, no extra task
-                results = await batcher.submit(predictor, items)
+            results = await asyncio.wait_for(batcher.submit(predictor, items), self.settings.request_timeout_s)
         except OverloadedError as exc:
             self.metrics.overload.inc()
             raise ProblemError(503, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
