@@ -84,6 +84,17 @@ class Settings(BaseSettings):
     )
     request_timeout_s: float = Field(10.0, gt=0, description="a prediction waiting longer is answered 503")
     shutdown_timeout_s: int = Field(10, ge=1, description="on SIGTERM, how long in-flight requests may take")
+    # uvicorn's connection handling under `python -m service` (`service.server`)
+    drain_s: float = Field(
+        2.0, ge=0, description="on SIGTERM, how long /ready answers 503 (other routes still served) before shutdown"
+    )
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="close a connection whose request headers are not complete within this many seconds"
+    )
+    header_max_bytes: int = Field(
+        65536, ge=1024, description="answer 431 and close once a request's line and headers pass this size"
+    )
+    keep_alive_s: int = Field(5, ge=1, description="close a keep-alive connection idle this long (uvicorn's default)")
 
     batch_max_size: int = Field(64, ge=1, description="most texts in one micro-batched forward pass")
     # A short wait lets a batch fill under load; a long one adds latency to every request. The
