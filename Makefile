@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export SENTIMENT_DATA_DIR ?= $(abspath $(DATA_DIR))
 
-.PHONY: help serve test test-fast lint train evaluate ablations pooled bench stages memory fuzz container-smoke clean
+.PHONY: help serve test test-fast lint train evaluate ablations pooled bench stages memory faults fuzz container-smoke clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -64,6 +64,9 @@ stages: $(VENV)/.dev  ## where a /predict request's time goes, stage by stage (n
 
 memory: $(VENV)/.dev  ## resident and peak memory after each model-loading step (bench/memory.py)
 	$(PY) -m bench.memory
+
+faults: $(VENV)/.dev  ## replica killed / rolling restart behind nginx, slow clients, soak, hostile text (~15 min; needs wrk, nginx; FAULTS_SOAK_S=600); writes bench/FAULTS.md
+	$(PY) -m bench.faults
 
 fuzz: $(VENV)/.dev  ## schemathesis against a real server, many examples (FUZZ_EXAMPLES=1000); writes bench/FUZZ.md
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} FUZZ_REPORT=bench/FUZZ.md $(VENV)/bin/pytest tests/system/test_fuzz.py -v
