@@ -136,10 +136,12 @@ def heavy_load() -> Iterator[None]:
         print("waiting: /tmp/bench.running exists", file=sys.stderr)
         time.sleep(30)
     FAULTS_LOCK.write_text(f"{os.getpid()}\n")
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so that `finally` runs on SIGTERM
     try:
         yield
     finally:
         FAULTS_LOCK.unlink(missing_ok=True)
+        signal.signal(signal.SIGTERM, previous)
 
 
 @contextlib.contextmanager

@@ -72,7 +72,7 @@ def row_soak(r: Result, a: Result) -> list[str]:
     seg = r["segments"]
     return [
         "4. soak",
-        f"1 replica: capacity with `wrk -c16 -d10s`, then {len(seg) * r['segment_s']} s at 70% of it "
+        f"1 replica: capacity with `wrk -c16 -d10s`, then {len(seg) * r['segment_s']} s aimed at 70% of it "
         f"(`wrk -c{r['connections']}` paced), in {len(seg)} runs of {r['segment_s']} s",
         f"capacity {r['capacity_rps']:,.0f} req/s; load {r['load_fraction']:.0%} of it; "
         f"RSS {seg[0]['rss_mb']:.1f} MB after the first run, {seg[-1]['rss_mb']:.1f} MB at the end "
