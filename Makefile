@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export SENTIMENT_DATA_DIR ?= $(abspath $(DATA_DIR))
 
-.PHONY: help serve test test-fast lint train evaluate ablations pooled bench stages memory faults fuzz container-smoke clean
+.PHONY: help serve test test-fast lint train evaluate ablations pooled bench stages peers memory faults fuzz container-smoke clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -61,6 +61,19 @@ bench: $(VENV)/.dev  ## side-by-side benchmark (needs wrk: apt-get install wrk);
 
 stages: $(VENV)/.dev  ## where a /predict request's time goes, stage by stage (needs wrk); writes bench/STAGES.md
 	$(PY) -m bench.stages
+
+PEERS_VENV ?= .venv-peers
+
+# The peers get their own environment: bentoml's opentelemetry-instrumentation pins exclude the otel
+# extra's, so the constraints go in without their opentelemetry lines.
+$(PEERS_VENV)/.peers: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(PEERS_VENV)
+	grep -v -i opentelemetry constraints.txt > $(PEERS_VENV)/constraints-peers.txt
+	$(PEERS_VENV)/bin/python -m pip install -q -c $(PEERS_VENV)/constraints-peers.txt -e '.[peers]'
+	touch $@
+
+peers: $(PEERS_VENV)/.peers  ## the same checkpoint served by naive FastAPI, LitServe, BentoML and this service (needs wrk); writes bench/PEERS.md
+	$(PEERS_VENV)/bin/python -m bench.peers
 
 memory: $(VENV)/.dev  ## resident and peak memory after each model-loading step (bench/memory.py)
 	$(PY) -m bench.memory
