@@ -9,7 +9,10 @@ differently:
 - Every member and direction is a "stream"; all streams advance in the same loop as one batched
   matmul (``baddbmm``). The backward direction reads each text reversed within its own length.
 - Texts are sorted by length, so at step t the texts still running are a prefix of the batch and
-  no packing is needed; max and mean pooling are running maximum and sum, not stored outputs.
+  no packing is needed; in wide batches max and mean pooling are a running maximum and sum, not
+  stored outputs. Narrow batches (where per-op overhead dominates) instead run the recurrence in
+  place in their step inputs, every text to the longest one's length, and pool once at the end
+  over each text's own steps: two ops per step instead of six.
 - Bigram inputs (the Chinese model) are the exception: a table of every bigram would be 4x the
   token table (22,721 bigrams x 6 streams x 128 floats = 70 MB of a worker), so the fast path keeps
   the checkpoint's float16 bigram embeddings (17 MB) and projects, per batch, only the distinct
@@ -35,9 +38,10 @@ from torch import Tensor
 
 from model.network import ModelConfig, SentimentRNN, bigram_ids, pad_batch
 
-# Values per step (streams x texts x hidden) from which a step counts as wide: measured on this
-# CPU, below it per-op overhead dominates and the plain ops win; above it the wide variants do.
-WIDE_STEP = 4096
+# Values per step (streams x texts x hidden) from which a batch counts as wide: below it per-op
+# overhead dominates and the narrow loop wins, above it the padding that loop computes costs more
+# (measured with both shipped models, up to about ten texts of 6 streams x 128 units).
+WIDE_STEP = 8192
 
 
 class FastRNN:
@@ -91,24 +95,15 @@ class FastRNN:
         seqs = [s if s else [0] for s in sequences]
         order = sorted(range(len(seqs)), key=lambda i: -len(seqs[i]))
         lengths = [len(seqs[i]) for i in order]
-        steps, batch, hidden = lengths[0], len(seqs), cfg.hidden_size
+        batch, hidden = len(seqs), cfg.hidden_size
         dirs, members = cfg.num_directions, self.members
         streams = members * dirs
         forward, lens = pad_batch([seqs[i] for i in order])  # [B, T], [B]
-        step_inputs = self._step_inputs(forward, lens, streams)
-        active = _running_counts(lengths, steps)
-        h = torch.zeros(streams, batch, hidden)
-        pooled_max = torch.full((streams, batch, hidden), float("-inf")) if cfg.pooling != "last" else None
-        pooled_sum = torch.zeros(streams, batch, hidden) if cfg.pooling == "mean+max" else None
-        for t in range(steps):
-            n = active[t]
-            h_t = _tanh_(step_inputs(t, n).baddbmm_(h[:, :n], self.w_hh_t))
-            h[:, :n] = h_t
-            if pooled_max is not None:
-                running_max = pooled_max[:, :n]
-                torch.maximum(running_max, h_t, out=running_max)
-            if pooled_sum is not None:
-                pooled_sum[:, :n] += h_t
+        inputs = self._step_inputs(forward, lens, streams)
+        if isinstance(inputs, Tensor):
+            h, pooled_max, pooled_sum = self._narrow(inputs, lens)
+        else:
+            h, pooled_max, pooled_sum = self._wide(inputs, lengths, streams)
 
         # Per member: [B, D * H] blocks in SentimentRNN.features' order.
         def per_member(state: Tensor) -> Tensor:
@@ -132,12 +127,47 @@ class FastRNN:
         inverse[torch.tensor(order)] = torch.arange(batch)
         return logits[inverse], h.view(members, dirs, batch, hidden)[:, :, inverse]
 
-    def _step_inputs(self, forward: Tensor, lengths: Tensor, streams: int) -> Callable[[int, int], Tensor]:
-        """A function (t, n) -> [S, n, H]: each stream's input projection at step t, first n texts.
+    def _narrow(self, x: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """The recurrence in place in the inputs x [T, S, B, H] (step t's input becomes h_t), every
+        text run to the longest one's length; pooled afterwards, each text over its own steps."""
+        steps, batch = x.size(0), x.size(2)
+        x[0].tanh_()  # h_0 = 0
+        for t in range(1, steps):
+            x[t].baddbmm_(x[t - 1], self.w_hh_t).tanh_()
+        h = x[lengths - 1, :, torch.arange(batch)].transpose(0, 1).contiguous()  # each text's last state [S, B, H]
+        pooling = self.config.pooling
+        if pooling == "last":
+            return h, None, None
+        past_end = (torch.arange(steps)[:, None] >= lengths[None, :])[:, None, :, None]  # [T, 1, B, 1]
+        pooled_sum = x.masked_fill(past_end, 0).sum(0) if pooling == "mean+max" else None
+        return h, x.masked_fill_(past_end, float("-inf")).amax(0), pooled_sum
 
-        The result is a fresh tensor the caller may overwrite. Small batches gather every step's
-        rows up front (one indexing op in all); wide ones gather per step, only the texts still
-        running, so padding is never read and each step's inputs stay in cache.
+    def _wide(
+        self, step_inputs: Callable[[int, int], Tensor], lengths: list[int], streams: int
+    ) -> tuple[Tensor, Tensor | None, Tensor | None]:
+        """The recurrence step by step over the texts still running, pooled as it goes."""
+        steps, batch, hidden = lengths[0], len(lengths), self.config.hidden_size
+        active = _running_counts(lengths, steps)
+        h = torch.zeros(streams, batch, hidden)
+        pooling = self.config.pooling
+        pooled_max = torch.full((streams, batch, hidden), float("-inf")) if pooling != "last" else None
+        pooled_sum = torch.zeros(streams, batch, hidden) if pooling == "mean+max" else None
+        for t in range(steps):
+            n = active[t]
+            h_t = _tanh_(step_inputs(t, n).baddbmm_(h[:, :n], self.w_hh_t))
+            h[:, :n] = h_t
+            if pooled_max is not None:
+                running_max = pooled_max[:, :n]
+                torch.maximum(running_max, h_t, out=running_max)
+            if pooled_sum is not None:
+                pooled_sum[:, :n] += h_t
+        return h, pooled_max, pooled_sum
+
+    def _step_inputs(self, forward: Tensor, lengths: Tensor, streams: int) -> Tensor | Callable[[int, int], Tensor]:
+        """Each stream's input projection per step: for small batches all of it up front, [T, S, B, H]
+        (one gather per table); for wide ones a function (t, n) -> [S, n, H] of step t's first n
+        texts, gathered per step for the texts still running, so padding is never read and each
+        step's inputs stay in cache. Either result is fresh memory the caller may overwrite.
         """
         batch, steps = forward.shape
         hidden = self.config.hidden_size
@@ -173,7 +203,7 @@ class FastRNN:
             x = tables[0][1].index_select(0, tables[0][0].view(-1)).view(steps, streams, batch, hidden)
             for index, table in tables[1:]:
                 x += table.index_select(0, index.view(-1)).view(steps, streams, batch, hidden)
-            return lambda t, n: x[t, :, :n]
+            return x
 
         def gather(t: int, n: int) -> Tensor:
             out = tables[0][1].index_select(0, tables[0][0][t, :, :n].flatten())

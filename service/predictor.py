@@ -187,16 +187,20 @@ class Predictor:
         best = [max(range(len(p)), key=p.__getitem__) for p in chosen]
         summaries = self.summarize(h_n, [r.include_hidden for r in requests])
         explained = [i for i, r in enumerate(requests) if r.explain and not r.pieces]
-        explanations = dict(
-            zip(
-                explained,
-                self.explain(
-                    [requests[i].encoded for i in explained],
-                    [best[i] for i in explained],
-                    [answered[i] for i in explained],
-                ),
-                strict=True,
+        explanations = (
+            dict(
+                zip(
+                    explained,
+                    self.explain(
+                        [requests[i].encoded for i in explained],
+                        [best[i] for i in explained],
+                        [answered[i] for i in explained],
+                    ),
+                    strict=True,
+                )
             )
+            if explained
+            else {}
         )
         results = []
         for i, (req, p) in enumerate(zip(requests, chosen, strict=True)):
