@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export SENTIMENT_DATA_DIR ?= $(abspath $(DATA_DIR))
 
-.PHONY: help serve test test-fast lint train evaluate ablations pooled bench stages peers memory faults fuzz container-smoke clean
+.PHONY: help serve test test-fast lint train evaluate ablations pooled bench stages peers cli-bench memory faults fuzz container-smoke clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ peers: $(PEERS_VENV)/.peers  ## the same checkpoint served by naive FastAPI, Lit
 
 memory: $(VENV)/.dev  ## resident and peak memory after each model-loading step (bench/memory.py)
 	$(PY) -m bench.memory
+
+cli-bench: $(VENV)/.dev  ## sentiment-rnn predict on 100,000 lines next to /predict/batch (needs wrk); writes bench/CLI.md
+	$(PY) -m bench.cli
 
 faults: $(VENV)/.dev  ## replica killed / rolling restart behind nginx, slow clients, soak, hostile text (~15 min; needs wrk, nginx; FAULTS_SOAK_S=600); writes bench/FAULTS.md
 	$(PY) -m bench.faults

@@ -37,6 +37,7 @@ from bench.run import (
     BENCH,
     EN_CHECKPOINT,
     ROOT,
+    SERVICE,
     Server,
     machine,
     shipped_members,
@@ -213,7 +214,7 @@ def main(argv: list[str] | None = None) -> None:
         "c1": sum(len(sentences(t, "en")) > 1 for t in typical),
     }
     check_texts = [t for t in texts if len(sentences(t, "en")) == 1][:CHECK_TEXTS]
-    service = Server("service.app:app", env)
+    service = Server(SERVICE, env)
     try:
         expected = answers(service, check_texts, batched_body=False)
     finally:
@@ -223,7 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     tuning = tune_litserve(load)
     best = max((t for t in tuning if "load" in t and t["load"]["errors_total"] == 0), key=lambda t: t["load"]["rps"])
     peers = {
-        "service": Peer("this service (`service.app:app`)", lambda: Server("service.app:app", env)),
+        "service": Peer("this service (`python -m service`)", lambda: Server(SERVICE, env)),
         "naive": Peer(
             "naive FastAPI (sync `def`, one forward per request)", lambda: Server("bench.peer_apps.naive:app")
         ),

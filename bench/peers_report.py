@@ -184,7 +184,7 @@ def render(res: dict[str, Any]) -> str:
         "latency bound is set high so that no request is refused). A batchable API takes a list, so its "
         'bodies are `{"texts": [sentence]}` (the same sentences, one per request) and its answer a one-item '
         "list; same wrk script.",
-        "- **this service**: `service.app:app` started as `bench.run` starts it "
+        "- **this service**: `python -m service` (the image's command) started as `bench.run` starts it "
         f"(`SENTIMENT_TORCH_THREADS=1`, `SENTIMENT_ENSEMBLE_MEMBERS={res['members']}`"
         + (", the Chinese model loaded too" if res["zh_loaded"] else ", English only")
         + ").",

@@ -63,7 +63,8 @@ def render(res: dict[str, Any]) -> str:
         "",
         f"Measured by `{res['command'].strip()}` on {m['date']}: {m['cpu']}, {m['cores']} cores; Python "
         f"{m['python']}, torch {m['torch']}, FastAPI {m['fastapi']}, uvicorn {m['uvicorn']}, {m['wrk']}.",
-        "Each server: one uvicorn worker (uvloop + httptools), pinned to CPU 0, 1 torch thread; wrk pinned to "
+        "Each server: one uvicorn worker (uvloop + httptools; the service as its image runs it, "
+        "`python -m service`), pinned to CPU 0, 1 torch thread; wrk pinned to "
         "CPU 1 (`-t1`), bodies = real SST-2 test sentences. The shared machine makes absolute numbers drift "
         "from run to run; the ratio of the service to the bare app measured in the same round is what holds.",
         "",

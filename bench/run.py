@@ -45,12 +45,38 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+SERVICE = "service"  # a Server target: the service as its image runs it, ``python -m service``
+
+
 class Server:
-    """A uvicorn process pinned to one CPU; knows its start-to-ready time and peak RSS."""
+    """A uvicorn process pinned to one CPU; knows its start-to-ready time and peak RSS.
+
+    ``target`` is an ``module:app`` for uvicorn's command line, or `SERVICE`: ``python -m service``
+    (uvicorn run by `service.server`, with its header deadline and drain, as the image runs it).
+    """
 
     def __init__(self, target: str, env: dict[str, str] | None = None, factory: bool = False) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        cmd = (
+            self._uvicorn(target, factory)
+            if target != SERVICE
+            else ["taskset", "-c", SERVER_CPU, sys.executable, "-m", "service"]
+        )
+        full_env = {
+            **os.environ,
+            "SENTIMENT_LOG_LEVEL": "warning",
+            "SENTIMENT_HOST": "127.0.0.1",
+            "SENTIMENT_PORT": str(self.port),
+            **(env or {}),
+        }
+        self.started = time.perf_counter()
+        self.proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
+        self.ready_s = self._wait_ready()
+
+    def _uvicorn(self, target: str, factory: bool) -> list[str]:
         cmd = [
             "taskset",
             "-c",
@@ -71,12 +97,7 @@ class Server:
         ]
         if factory:
             cmd.append("--factory")
-        full_env = {**os.environ, "SENTIMENT_LOG_LEVEL": "warning", **(env or {})}
-        self.started = time.perf_counter()
-        self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
-        )
-        self.ready_s = self._wait_ready()
+        return cmd
 
     def _wait_ready(self, timeout: float = 60) -> float:
         while time.perf_counter() - self.started < timeout:
@@ -216,7 +237,7 @@ def forward_us_per_text(members: int, texts: list[str], batch: int = 16) -> floa
 
 def overload(env: dict[str, str], bodies: Path, seconds: int) -> dict[str, Any]:
     """Drive a small-queue service far past capacity: only 200s and 503s, bounded memory, fast recovery."""
-    server = Server("service.app:app", {**env, "SENTIMENT_QUEUE_SIZE": "64"})
+    server = Server(SERVICE, {**env, "SENTIMENT_QUEUE_SIZE": "64"})
     try:
         rss_before = server.rss_mb()
         result = wrk(server.url + "/predict", bodies, connections=512, seconds=seconds, script="wrk_overload.lua")
@@ -254,7 +275,7 @@ def documents(env: dict[str, str], tmp: Path, seconds: int) -> dict[str, Any]:
     characters/s), and the longest accepted text, 100,000 characters, one request at a time."""
     reviews = imdb_reviews(4500, 5500)
     bodies = write_bodies(tmp / "reviews.jsonl", [{"text": t} for t in reviews])
-    service = Server("service.app:app", env)
+    service = Server(SERVICE, env)
     run = wrk(service.url + "/predict", bodies, 1, seconds)
     mean_chars = statistics.mean(len(t) for t in reviews)
     long_text = (" ".join(imdb_reviews(1000, 100_000)))[:100_000]
@@ -279,9 +300,7 @@ def documents(env: dict[str, str], tmp: Path, seconds: int) -> dict[str, Any]:
 
 def english_only(env: dict[str, str], members: int, single: Path, batches: Path, seconds: int) -> dict[str, Any]:
     """The same load on a worker without the Chinese model: its memory, start-up and speed."""
-    server = Server(
-        "service.app:app", {**env, "SENTIMENT_ENSEMBLE_MEMBERS": str(members), "SENTIMENT_CHECKPOINT_ZH": "none"}
-    )
+    server = Server(SERVICE, {**env, "SENTIMENT_ENSEMBLE_MEMBERS": str(members), "SENTIMENT_CHECKPOINT_ZH": "none"})
     try:
         run = wrk(server.url + "/predict", single, 16, seconds)
         batch = wrk(server.url + "/predict/batch", batches, 4, seconds)
@@ -342,7 +361,7 @@ def main(argv: list[str] | None = None) -> None:
         results["bare_rounds"].append({**bare_run, "ready_s": bare.ready_s})
         for k, label in configs.items():
             config = results["configs"][label]
-            service = Server("service.app:app", {**env, "SENTIMENT_ENSEMBLE_MEMBERS": str(k)})
+            service = Server(SERVICE, {**env, "SENTIMENT_ENSEMBLE_MEMBERS": str(k)})
             service_run = wrk(service.url + "/predict", single, args.connections, args.seconds)
             config["rounds"].append(
                 {
