@@ -1,7 +1,8 @@
 """Hostile text through /predict and /predict/batch, and how the tokenizer's time grows with input.
 
 `cases(settings)` builds the requests at the largest sizes the settings accept (``max_text_chars``
-for one text; ``max_batch_texts`` texts filling ``max_body_bytes`` for a batch), plus a few that
+for one text; ``max_batch_texts`` texts filling ``max_body_bytes`` and ``max_batch_chars`` for a
+batch), plus a few that
 must be refused. `send` posts one and times it. `tokenizer_scaling` times each language's
 tokenizer and the sentence splitter on 10k and 100k characters of each kind of text. Used by
 ``make faults`` (`bench.faults`) and by ``tests/system/test_faults.py``.
@@ -50,10 +51,11 @@ def _body(doc: object) -> bytes:
 
 
 def batch_texts(unit: str, s: Settings) -> list[str]:
-    """``max_batch_texts`` texts of ``unit``, as long as a body of ``max_body_bytes`` allows."""
+    """``max_batch_texts`` texts of ``unit``, as long as a body of ``max_body_bytes`` and the batch's
+    ``max_batch_chars`` allow."""
     n = s.max_batch_texts
     per_char = len(_body(unit)) / len(unit)  # UTF-8 bytes (or JSON escapes) per character
-    chars = min(s.max_text_chars, int(s.max_body_bytes / n / per_char))
+    chars = min(s.max_text_chars, int(s.max_body_bytes / n / per_char), s.max_batch_chars // n)
     while len(_body({"texts": [text_of(unit, chars)] * n})) > s.max_body_bytes:
         chars = int(chars * 0.95)
     return [text_of(unit, chars)] * n
@@ -77,6 +79,17 @@ def cases(s: Settings) -> list[Case]:
         Case("text one character too long", "/predict", _body({"text": "a" * (s.max_text_chars + 1)}), "refused"),
         Case("body one byte too large", "/predict", b'{"text": "' + b"a" * s.max_body_bytes + b'"}', "refused"),
         Case("one text too many", "/predict/batch", _body({"texts": ["ok"] * (s.max_batch_texts + 1)}), "refused"),
+        Case(
+            "texts one character over the batch's total",
+            "/predict/batch",
+            _body(
+                {
+                    "texts": ["a" * s.max_text_chars] * (s.max_batch_chars // s.max_text_chars)
+                    + ["a" * (s.max_batch_chars % s.max_text_chars + 1)]
+                }
+            ),
+            "refused",
+        ),
     ]
     return out
 

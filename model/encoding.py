@@ -45,7 +45,10 @@ class TextEncoder:
         return self.tokenize(text)[: self.max_length]
 
     def encode(self, text: str) -> EncodedText:
-        tokens = self.tokenize(text)
+        return self.encode_tokens(self.tokenize(text))
+
+    def encode_tokens(self, tokens: list[str]) -> EncodedText:
+        """`encode` of a text whose tokens are ``tokens`` (the text tokenized already)."""
         truncated = len(tokens) > self.max_length
         tokens = tokens[: self.max_length]
         ids = self._vocab.encode(tokens)

@@ -102,6 +102,7 @@ so that a typo such as `"explian"` is not silently ignored.
 |---|---|
 | characters per text (`SENTIMENT_MAX_TEXT_CHARS`) | {s.max_text_chars} |
 | texts per batch (`SENTIMENT_MAX_BATCH_TEXTS`) | {s.max_batch_texts} |
+| characters in all the texts of a batch (`SENTIMENT_MAX_BATCH_CHARS`) | {s.max_batch_chars} |
 | texts per batch with `explain` (`SENTIMENT_MAX_EXPLAIN_TEXTS`) | {s.max_explain_texts} |
 | request body bytes (`SENTIMENT_MAX_BODY_BYTES`; larger: 413 before the body is read) | {s.max_body_bytes} |
 | seconds a prediction may wait (`SENTIMENT_REQUEST_TIMEOUT_S`; then 503) | {s.request_timeout_s:g} |

@@ -118,7 +118,10 @@ class Predictor:
         """``text`` as the model reads it: whole if it is one piece (as the model reads a sentence),
         else as a document of pieces; with ``sentences``, each sentence with its offsets too."""
         doc = document.pieces(text, self.ckpt.language, self.encoder, self.reads)
-        encoded = doc[0].encoded if len(doc) == 1 and not doc[0].encoded.truncated else self.encode(text)
+        if len(doc) > 1:  # a document: its answer's counts come from its pieces; `encoded` only orders batches
+            encoded = doc[0].encoded
+        else:
+            encoded = doc[0].encoded if doc and not doc[0].encoded.truncated else self.encode(text)
         pieces = tuple(doc) if len(doc) > 1 else ()
         per_sentence: tuple[document.Piece, ...] | None = None
         if sentences or (explain and pieces):  # a document is explained sentence by sentence

@@ -86,7 +86,8 @@ class BatchRequest(_Options):
     texts: list[str] = Field(
         min_length=1,
         description="Texts to classify, in order (at most `SENTIMENT_MAX_BATCH_TEXTS`; with `explain`, at "
-        "most `SENTIMENT_MAX_EXPLAIN_TEXTS`; this instance's limits are the schema's maxItems). A text that "
+        "most `SENTIMENT_MAX_EXPLAIN_TEXTS`; this instance's limits are the schema's maxItems; at most "
+        "`SENTIMENT_MAX_BATCH_CHARS` characters in all). A text that "
         "cannot be answered (blank, too long) gets an error object in its place; the others are answered.",
     )
 
@@ -107,9 +108,16 @@ class BatchRequest(_Options):
     @field_validator("texts")
     @classmethod
     def _texts(cls, texts: list[str], info: ValidationInfo) -> list[str]:
-        limit = (info.context or {}).get("max_batch_texts")
+        context = info.context or {}
+        limit = context.get("max_batch_texts")
         if limit is not None and len(texts) > limit:
             raise ValueError(f"batch has {len(texts)} texts; the limit is {limit}")
+        # Every character of every text that is read (those within the text limit; the others get an
+        # error in their place) goes through the model: the total bounds the batch's time.
+        longest, budget = context.get("max_text_chars", 0), context.get("max_batch_chars")
+        chars = sum(n for n in map(len, texts) if n <= longest)
+        if budget is not None and chars > budget:
+            raise ValueError(f"the texts total {chars} characters; the limit is {budget} per request: split the batch")
         return texts
 
 

@@ -49,6 +49,7 @@ class ServiceState:
             "max_text_chars": s.max_text_chars,
             "max_explain_chars": s.max_explain_chars,
             "max_batch_texts": s.max_batch_texts,
+            "max_batch_chars": s.max_batch_chars,
             "max_explain_texts": s.max_explain_texts,
         }
 
