@@ -83,11 +83,6 @@ def test_hostile_texts_are_answered_or_refused(hostile_outcomes: list[hostile.Ou
     assert [(o.case.name, o.case.path, o.status) for o in hostile_outcomes if not expected(o)] == []
 
 
-@pytest.mark.xfail(
-    reason="issue 23, not met: a piece without whitespace is cut in halves that are each tokenized again "
-    "(model/document.py), so stacked combining marks and emoji take over 1 s at the largest sizes (bench/FAULTS.md)",
-    strict=False,  # timing: near the line at this test's smaller sizes
-)
 def test_hostile_texts_take_under_a_second(hostile_outcomes: list[hostile.Outcome]) -> None:
     slow = [(o.case.name, o.case.path, round(o.seconds, 3)) for o in hostile_outcomes if o.seconds >= 1.0]
     assert slow == []
