@@ -25,7 +25,13 @@ THRESHOLDS: list[tuple[str, str, str, str, Callable[[float], bool]]] = [
         "< 2 ms",
         lambda v: v < 2.0,
     ),
-    ("concurrency 1: p99", "concurrency1_p99_ms", "**{:.2f} ms**", "< 1.5 ms", lambda v: v < 1.5),
+    (
+        "concurrency 1: p99 (the round with the median p99)",
+        "concurrency1_p99_ms",
+        "**{:.2f} ms**",
+        "< 1.5 ms",
+        lambda v: v < 1.5,
+    ),
     ("process start to /ready (median; both models)", "ready_s_median", "**{:.2f} s**", "< 3 s", lambda v: v < 3.0),
     ("peak RSS of the worker (both models)", "peak_rss_mb", "**{:.0f} MB**", "< 400 MB", lambda v: v < 400),
     (
@@ -45,6 +51,10 @@ def _ok(good: bool) -> str:
 def _lat(r: dict[str, Any]) -> str:
     lat = r["latency_us"]
     return f"{lat['p50'] / 1000:.2f} / {lat['p90'] / 1000:.2f} / {lat['p99'] / 1000:.2f}"
+
+
+def _p99s(rounds: list[dict[str, Any]]) -> str:
+    return ", ".join(f"{r['latency_us']['p99'] / 1000:.2f}" for r in rounds)
 
 
 def render(res: dict[str, Any]) -> str:
@@ -134,7 +144,8 @@ def render(res: dict[str, Any]) -> str:
             f"{', '.join(f'{x:.0f}' for x in sorted(r['texts_per_s'] for r in configs[c]['batch64_rounds']))} "
             f"texts/s) {b['rps']:.0f} req/s = "
             f"{b['texts_per_s']:.0f} texts/s, p50/p90/p99 {_lat(b)} ms, errors {b['errors_total']}; "
-            f"concurrency 1: {c1['rps']:.0f} req/s, p50/p90/p99 {_lat(c1)} ms."
+            f"concurrency 1 (median round of p99s {_p99s(configs[c]['concurrency1_rounds'])} ms): "
+            f"{c1['rps']:.0f} req/s, p50/p90/p99 {_lat(c1)} ms."
         )
     for c in labels:
         e = configs[c]["english_only"]
