@@ -291,6 +291,11 @@ def hostile_text(ctx: Context) -> Result:
         replica.stop()
 
 
+def _run_stamp() -> str:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False)
+    return f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} at {commit.stdout.strip() or 'an unknown commit'}"
+
+
 def main(argv: list[str] | None = None) -> None:
     from bench.faults_report import render
 
@@ -309,6 +314,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--slow-s", type=int, default=30, help="each wrk run of scenario 3 (without, then with)")
     p.add_argument("--soak-s", type=int, default=int(os.environ.get("FAULTS_SOAK_S", "600")))
     p.add_argument("--out", type=Path, default=BENCH)
+    p.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the other scenarios of OUT/faults.json (each row says when and at which commit it ran)",
+    )
     args = p.parse_args(argv)
     env = {"SENTIMENT_TORCH_THREADS": "1", "SENTIMENT_LOG_LEVEL": "warning"}
     if not language("zh").checkpoint_path.is_file():
@@ -319,10 +329,17 @@ def main(argv: list[str] | None = None) -> None:
     random.Random(0).shuffle(texts)
     ctx = Context(args, env, write_bodies(tmp / "single.jsonl", [{"text": t} for t in texts]), tmp)
     results: Result = {"scenarios": {}}
+    kept = args.out / "faults.json"
+    if args.keep and kept.is_file():
+        old = json.loads(kept.read_text())
+        # in the report's order, whatever is rerun; each kept row says when it ran
+        results["scenarios"] = {
+            n: {"run": old["machine"]["date"]} | old["scenarios"][n] for n in scenarios if n in old["scenarios"]
+        }
     with heavy_load():
         for name in args.only:
             print(f"scenario {name} ...", file=sys.stderr)
-            results["scenarios"][name] = scenarios[name](ctx)
+            results["scenarios"][name] = scenarios[name](ctx) | {"run": _run_stamp()}
             print(json.dumps(results["scenarios"][name], default=str)[:600], file=sys.stderr)
     results["args"] = vars(args) | {"out": str(args.out)}
     results["command"] = "make faults  # python -m bench.faults " + " ".join(argv or sys.argv[1:])

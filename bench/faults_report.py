@@ -153,6 +153,8 @@ def render(results: Result) -> str:
     ]
     for name, r in results["scenarios"].items():
         cells = ROWS[name](r, a)
+        if "run" in r:
+            cells[-1] += f" (run {r['run']})"
         out.append("| " + " | ".join([*cells, yes(r["met"])]) + " |")
     out.append("")
     for name, r in results["scenarios"].items():

@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     )
     max_batch_texts: int = Field(256, ge=1, description="most texts in one /predict/batch request")
     max_batch_chars: int = Field(
-        0, ge=0, description="most characters in all the texts of one /predict/batch together; 0: twice max_text_chars"
+        0, ge=0, description="most characters in all the texts of one /predict/batch together; 0: max_text_chars"
     )
     max_explain_texts: int = Field(
         16, ge=1, description="most texts in one /predict/batch request with explain (each costs a pass per token)"
@@ -126,8 +126,8 @@ class Settings(BaseSettings):
         """A body must hold the longest text (JSON escapes take up to 12 bytes per character)."""
         if self.max_body_bytes == 0:
             self.max_body_bytes = max(1024, 20 * self.max_text_chars)
-        if self.max_batch_chars == 0:  # a batch costs at most about as much as two of the longest texts
-            self.max_batch_chars = 2 * self.max_text_chars
+        if self.max_batch_chars == 0:  # a batch costs at most about as much as the longest text
+            self.max_batch_chars = self.max_text_chars
         return self
 
     @model_validator(mode="after")
