@@ -22,7 +22,7 @@ differently:
 - tanh is computed as torch's tanh or as 2 sigmoid(2z) - 1 (the same values to ~1e-7), whichever
   this CPU runs faster on a wide step: on some CPUs (AMD EPYC here) torch's sigmoid is several
   times faster than its tanh, on others (Intel Xeon with AVX-512) the reverse. Timed once per
-  process, on first use.
+  process, when the first model loads.
 
 `tests/test_fastpath.py` checks it against ``torch.nn.RNN`` to 1e-5.
 """
@@ -84,6 +84,7 @@ class FastRNN:
         self.w_hh_t = torch.stack([state["rnn.weight_hh_l0" + s].t() for state, s in rnns]).contiguous()
         self.head_w = torch.stack([state["head.weight"].t() for state in members]).contiguous()  # [K, F, C]
         self.head_b = torch.stack([state["head.bias"] for state in members])  # [K, C]
+        sigmoid_tanh_is_faster()  # timed at load, not on the first wide batch a user sends
 
     @torch.inference_mode()
     def __call__(self, sequences: list[list[int]]) -> tuple[Tensor, Tensor]:
