@@ -126,7 +126,7 @@ LANGUAGES: dict[str, Language] = {
             "sst2": (corpora.read_sst2, scale.BINARY),
         },
         read_pretraining=corpora.read_imdb_reviews,
-        read_documents=corpora.read_imdb_tuning,
+        read_documents=corpora.read_imdb_documents,
         eval_sets={
             # Raw product/restaurant/app reviews with mixed case, emoji and "!!!"/"...".
             "other-domains": "other_domains.en.tsv",
@@ -158,6 +158,8 @@ LANGUAGES: dict[str, Language] = {
             Target("neutral set: neutral texts answered neutral", "neutral", "per_class.neutral.recall", 0.85),
             Target("neutral set: polar-but-factual texts right", "neutral", "by_category.polar-factual.accuracy", 0.85),
             Target("CR product reviews, polar answer", "cr", "accuracy", 0.80),
+            Target("IMDB test, all 25,000 reviews, polar answer", "imdb-test", "accuracy", 0.89),
+            Target("IMDB test reviews over 1,500 characters", "imdb-test", "longer_than.1500.accuracy", 0.88),
             Target("behavioural set, all categories", "behaviour", "accuracy", 0.90),
         ),
     ),

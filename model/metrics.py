@@ -97,6 +97,12 @@ def report(
             by_chars.setdefault(length_bucket(len(t), CHAR_BUCKETS), []).append(int(p == y))
         keys = sorted(by_chars, key=lambda b: int(b.split("-")[0].rstrip("+")))
         extra["by_chars"] = {b: {"n": len(by_chars[b]), "accuracy": sum(by_chars[b]) / len(by_chars[b])} for b in keys}
+        # and the texts longer than each bound ("reviews over 1,500 characters"), where there are any
+        extra["longer_than"] = {
+            str(bound): {"n": len(right), "accuracy": sum(right) / len(right)}
+            for bound in CHAR_BUCKETS
+            if (right := [int(p == y) for p, y, t in zip(preds, labels, texts, strict=True) if len(t) > bound])
+        }
     return {
         "n": len(labels),
         "accuracy": accuracy(probs, labels),

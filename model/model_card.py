@@ -231,14 +231,21 @@ def _documents(ckpt: Checkpoint) -> list[str]:
         "## Documents",
         "",
         f"A text of several pieces (`model.document.pieces`) is answered from its pieces' probabilities: a "
-        f"weighted mean, each weighing its polarity to the power {ckpt.document.get('polarity', 1.0):g}, the last "
-        f"{1 + ckpt.document.get('last', 0.0):g} times as much.",
+        f"weighted mean, each weighing its polarity to the power {ckpt.document.get('polarity', 1.0):.3g}, the last "
+        f"{1 + ckpt.document.get('last', 0.0):.3g} times as much; then its positive side is weighed "
+        f"e^{ckpt.document.get('shift', 0.0):.3g} against its negative side (the neutral share kept).",
     ]
     if fitted:
         lines[-1] += (
-            f" Fitted by `python -m model.document` on {fitted.get('fitted_on')} labelled documents: "
-            f"{_pct(float(fitted.get('polar_accuracy', 0.0)))} right there."
+            f" Fitted by `python -m model.document` on {fitted.get('fitted_on')} labelled documents "
+            f"({_pct(float(fitted.get('polar_accuracy', 0.0)))} right there)"
         )
+        if "checked_on" in fitted:
+            lines[-1] += (
+                f" and checked on {fitted['checked_on']} held out of the fit "
+                f"({_pct(float(fitted.get('check_accuracy', 0.0)))})"
+            )
+        lines[-1] += "."
     if ckpt.language == "en":
         lines[-1] += " The other combinations tried: `research/results/AGGREGATION.en.md`."
     return [*lines, ""]

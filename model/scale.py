@@ -29,7 +29,7 @@ def labels_of(model_labels: tuple[str, ...], view: View) -> tuple[str, ...]:
     return THREE
 
 
-def _sides(model_labels: tuple[str, ...]) -> tuple[list[int], list[int], list[int]]:
+def sides(model_labels: tuple[str, ...]) -> tuple[list[int], list[int], list[int]]:
     """Indices of the negative side, the neutral label(s) and the positive side."""
     if model_labels == FIVE:
         return [0, 1], [2], [3, 4]
@@ -43,7 +43,7 @@ def view(probs: Tensor, model_labels: tuple[str, ...], view: View) -> Tensor:
     the two polar sides (the neutral mass is set aside), as the SST-2 protocol reads a 5-class model."""
     if view == "model":
         return probs
-    neg, neutral, pos = _sides(model_labels)
+    neg, neutral, pos = sides(model_labels)
     n, p = probs[:, neg].sum(-1), probs[:, pos].sum(-1)
     if view == "binary":
         polar = torch.stack([n, p], -1)
@@ -57,7 +57,7 @@ def view_log_probs(logits: Tensor, model_labels: tuple[str, ...], view: View) ->
     logp = logits.log_softmax(-1)
     if view == "model" or model_labels == BINARY:
         return logp
-    neg, neutral, pos = _sides(model_labels)
+    neg, neutral, pos = sides(model_labels)
     n, p = logp[..., neg].logsumexp(-1), logp[..., pos].logsumexp(-1)
     if view == "binary":
         polar = torch.stack([n, p], -1)
@@ -70,7 +70,7 @@ def sentiment(probs: Tensor, model_labels: tuple[str, ...]) -> Tensor:
     model: P(positive) - P(negative))."""
     if model_labels == BINARY:
         return probs[:, 1] - probs[:, 0]
-    _sides(model_labels)
+    sides(model_labels)
     points = torch.linspace(-1, 1, len(model_labels), dtype=probs.dtype)
     return probs @ points
 
@@ -80,7 +80,7 @@ def view_rows(rows: list[list[float]], model_labels: tuple[str, ...], view: View
     handful of numbers would cost more than the arithmetic."""
     if view == "model":
         return rows
-    neg, neutral, pos = _sides(model_labels)
+    neg, neutral, pos = sides(model_labels)
     out = []
     for r in rows:
         n, p = sum(r[i] for i in neg), sum(r[i] for i in pos)
@@ -98,7 +98,7 @@ def sentiment_rows(rows: list[list[float]], model_labels: tuple[str, ...]) -> li
     """`sentiment` on plain lists."""
     if model_labels == BINARY:
         return [r[1] - r[0] for r in rows]
-    _sides(model_labels)
+    sides(model_labels)
     k = len(model_labels) - 1
     points = [2 * i / k - 1 for i in range(k + 1)]
     return [sum(p * x for p, x in zip(points, r, strict=True)) for r in rows]

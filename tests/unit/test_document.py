@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from model import scale
-from model.document import Aggregation, combine, fit, pieces, weights
+from model.document import Aggregation, combine, fit, pieces, polar_accuracy, shifted, weights
 from model.encoding import TextEncoder
 from model.tokenizer import PAD, UNK, Vocab, tokenize
 from model.tokenizer_zh import tokenize_zh
@@ -62,3 +62,38 @@ def test_fit_picks_the_aggregation_that_reads_labelled_documents_best() -> None:
     how, accuracy = fit(docs, [1, 1, 1, 0, 0, 0], scale.FIVE)
     assert accuracy == 1.0
     assert how.last > 0
+
+
+def test_fit_shifts_documents_that_lean_to_one_side_back() -> None:
+    # Positive reviews whose sentences lean negative on average: only a shift reads them right.
+    mixed = [0.0, 0.55, 0.0, 0.45, 0.0]
+    clear_neg = [0.0, 0.9, 0.0, 0.1, 0.0]
+    docs = [torch.tensor([mixed, mixed])] * 4 + [torch.tensor([clear_neg, clear_neg])] * 4
+    labels = [1] * 4 + [0] * 4
+    assert polar_accuracy(docs, labels, scale.FIVE, Aggregation()) == 0.5
+    how, accuracy = fit(docs, labels, scale.FIVE)
+    assert accuracy == 1.0
+    assert how.shift > 0
+
+
+def test_fit_of_one_piece_documents_keeps_the_defaults() -> None:
+    docs = [torch.tensor([[0.1, 0.9]]), torch.tensor([[0.8, 0.2]])]
+    how, accuracy = fit(docs, [1, 0], scale.BINARY)
+    assert how == Aggregation()
+    assert accuracy == 1.0
+
+
+@pytest.mark.parametrize("labels", [scale.FIVE, scale.BINARY])
+def test_shift_moves_mass_between_the_polar_sides_and_keeps_the_rest(labels: tuple[str, ...]) -> None:
+    probs = torch.tensor([0.1, 0.2, 0.4, 0.2, 0.1]) if labels == scale.FIVE else torch.tensor([0.6, 0.4])
+    out = shifted(probs, labels, 1.0)
+    assert float(out.sum()) == pytest.approx(1.0)
+    neg, neutral, pos = scale.sides(labels)
+    assert float(out[neutral].sum()) == pytest.approx(float(probs[neutral].sum()))
+    # the odds of the positive side against the negative side are e times what they were
+    before = float(probs[pos].sum() / probs[neg].sum())
+    after = float(out[pos].sum() / out[neg].sum())
+    assert after == pytest.approx(before * 2.718281828, rel=1e-5)
+    # within a side, the labels keep their proportions
+    torch.testing.assert_close(out[pos] / out[pos].sum(), probs[pos] / probs[pos].sum())
+    assert torch.equal(shifted(probs, labels, 0.0), probs)

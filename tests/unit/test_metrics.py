@@ -56,3 +56,13 @@ def test_fit_temperature_softens_overconfident_logits() -> None:
     t = fit_temperature(logits, labels.tolist())
     assert t > 5
     assert accuracy((logits / t).softmax(-1), labels.tolist()) == accuracy(logits.softmax(-1), labels.tolist())
+
+
+def test_documents_are_also_reported_by_how_long_they_are_in_characters() -> None:
+    probs = torch.tensor([[0.9, 0.1], [0.2, 0.8], [0.3, 0.7], [0.6, 0.4]])  # answers: 0, 1, 1, 0
+    texts = ["a" * 100, "b" * 1000, "c" * 2000, "d" * 4000]
+    r = report(probs, [0, 0, 1, 1], [1, 1, 1, 1], ["negative", "positive"], texts=texts)
+    assert r["by_chars"]["1501-3000"] == {"n": 1, "accuracy": 1.0}
+    assert r["longer_than"]["500"] == {"n": 3, "accuracy": pytest.approx(1 / 3)}
+    assert r["longer_than"]["1500"] == {"n": 2, "accuracy": 0.5}
+    assert r["longer_than"]["3000"] == {"n": 1, "accuracy": 0.0}
