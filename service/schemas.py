@@ -224,7 +224,7 @@ class Prediction(_Out):
     sentences: list[SentenceAnswer] | None = Field(
         None,
         description="With `sentences` (or `explain` on a text of several sentences): each sentence's answer. "
-        "A text of several sentences is answered from its sentences', polar ones weighing more.",
+        "A text of several sentences is answered from its sentences', polar ones and the last weighing more.",
     )
 
 
