@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 import torch
 from torch import Tensor
@@ -31,6 +31,8 @@ from model.encoding import EncodedText, TextEncoder
 from model.inference import Classifier
 from model.languages import language
 from model.segment import Span, sentences
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -118,13 +120,18 @@ def _tokens_if_fitting(text: str, span: Span, encoder: TextEncoder) -> list[str]
         size *= 4
 
 
+def polarities(probs: Tensor, labels: tuple[str, ...]) -> Tensor:
+    """[...] how polar each [..., L] answer is: ``1 - P(neutral)``, or ``|P(pos) - P(neg)|`` for a
+    two-label model (at least 1e-6, so that a weight is never 0)."""
+    neg, neutral, pos = scale.sides(labels)
+    if neutral:
+        return (1 - probs[..., neutral].sum(-1)).clamp_min(1e-6)
+    return (probs[..., pos].sum(-1) - probs[..., neg].sum(-1)).abs().clamp_min(1e-6)
+
+
 def weights(probs: Tensor, labels: tuple[str, ...], how: Aggregation) -> Tensor:
     """[S] weight of each sentence of one document, from its [S, L] probabilities."""
-    if labels == scale.BINARY:
-        polar = (probs[:, 1] - probs[:, 0]).abs()
-    else:
-        polar = 1 - scale.view(probs, labels, "three")[:, 1]
-    w = polar.clamp_min(1e-6) ** how.polarity
+    w = polarities(probs, labels) ** how.polarity
     w[-1] *= 1 + how.last
     return w
 
@@ -143,12 +150,12 @@ def shifted(probs: Tensor, labels: tuple[str, ...], shift: float) -> Tensor:
     if shift == 0:
         return probs
     neg, _, pos = scale.sides(labels)
+    odds = math.exp(shift)
     n, p = probs[..., neg].sum(-1, keepdim=True), probs[..., pos].sum(-1, keepdim=True)
-    boosted = p * math.exp(shift)
-    polar = (n + p) / (n + boosted).clamp_min(1e-12)
+    kept = (n + p) / (n + odds * p).clamp_min(1e-12)  # keeps the two sides' total
     out = probs.clone()
-    out[..., neg] *= polar
-    out[..., pos] *= polar * math.exp(shift)
+    out[..., neg] *= kept
+    out[..., pos] *= kept * odds
     return out
 
 
@@ -186,9 +193,8 @@ def _maximum_likelihood(docs: Sequence[Tensor], doc_labels: Sequence[int], label
         probs[d, : p.size(0)], present[d, : p.size(0)] = p, True
     counts = present.sum(1)
     is_last = torch.arange(steps)[None, :] == (counts - 1)[:, None]
-    neg, neutral, pos = scale.sides(labels)
-    polar = (probs[..., pos] - probs[..., neg]).sum(-1).abs() if not neutral else 1 - probs[..., neutral].sum(-1)
-    log_polar = polar.clamp_min(1e-6).log()
+    neg, _, pos = scale.sides(labels)
+    log_polar = polarities(probs, labels).log()
     target = torch.tensor(list(doc_labels), dtype=torch.float)
     # polarity, log(1 + last), shift, log(scale of the log-odds in the loss)
     params = torch.tensor([1.0, 0.0, 0.0, 0.0], requires_grad=True)
@@ -238,6 +244,14 @@ def read_all(
 CHECK_SHARE = 0.2
 
 
+def split(items: Sequence[T]) -> tuple[list[T], list[T]]:
+    """``items`` in a seeded order, cut into what `fit` fits on and the `CHECK_SHARE` held out."""
+    order = list(items)
+    random.Random(0).shuffle(order)
+    held = round(CHECK_SHARE * len(order))
+    return order[held:], order[:held]
+
+
 def fit_documents(ckpt: Checkpoint, data_dir: Path, limit: int | None = None) -> None:
     """Fit ``ckpt.document`` on its language's labelled documents for the purpose (English: IMDB's
     training reviews; Chinese: its dev reviews), if it has any: on a seeded 80%, checked on the rest."""
@@ -248,10 +262,7 @@ def fit_documents(ckpt: Checkpoint, data_dir: Path, limit: int | None = None) ->
     per_doc = read_all(
         Classifier(ckpt), TextEncoder.for_checkpoint(ckpt), [d.text for d in docs], lang.code, lang.reads
     )
-    order = list(range(len(docs)))
-    random.Random(0).shuffle(order)
-    held = round(CHECK_SHARE * len(docs))
-    fitting, checking = order[held:], order[:held]
+    fitting, checking = split(range(len(docs)))
     how, accuracy = fit([per_doc[i] for i in fitting], [docs[i].label for i in fitting], ckpt.labels)
     checked = polar_accuracy([per_doc[i] for i in checking], [docs[i].label for i in checking], ckpt.labels, how)
     ckpt.document = how.to_dict()

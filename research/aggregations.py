@@ -10,7 +10,6 @@ the fitted one; the others are here to show what the choice is worth.
 from __future__ import annotations
 
 import argparse
-import random
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -64,13 +63,10 @@ def main(argv: list[str] | None = None) -> None:
     ckpt = load_checkpoint(record.checkpoint_path)
     classifier, encoder = Classifier(ckpt), TextEncoder.for_checkpoint(ckpt)
     assert record.read_documents is not None
-    training = record.read_documents(args.data_dir)
-    order = list(range(len(training)))
-    random.Random(0).shuffle(order)  # the split `model.document.fit_documents` makes
-    held = round(document.CHECK_SHARE * len(training))
+    fitting, held_out = document.split(record.read_documents(args.data_dir))  # as `model.document` splits
     sets = {
-        f"fit ({len(training) - held:,} IMDB training reviews)": [training[i] for i in order[held:]],
-        f"held out of the fit ({held:,})": [training[i] for i in order[:held]],
+        f"fit ({len(fitting):,} IMDB training reviews)": fitting,
+        f"held out of the fit ({len(held_out):,})": held_out,
         "IMDB test (25,000)": read_imdb(args.data_dir, "test"),
     }
     read = {
