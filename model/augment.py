@@ -33,3 +33,114 @@ def negated(
         if 1 <= len(ids) <= max_tokens and label in flip:
             out.append((negators[rng.randrange(len(negators))] + ids, flip[label]))
     return out
+
+
+# Sentences composed from labelled training phrases by the rule of an English construction,
+# templates in the tokenizer's form ("was n't"). A rule names which sides the slots take and the
+# side of the whole: "flip" the phrase's side flips (a neutral phrase stays neutral: "not" alone
+# says nothing); "keep" it stays; "neither" two phrases of one side, the whole the other side;
+# "contrast" two phrases of opposite sides, `{b}` decides; "save" / "spoil" `{a}` positive and
+# `{b}` negative (or the reverse), `{b}` decides.
+TEMPLATES: tuple[tuple[str, str], ...] = (
+    *(
+        (t, "flip")
+        for t in (
+            "not {a}",
+            "is n't {a}",
+            "was n't {a}",
+            "it is not {a}",
+            "it was n't {a}",
+            "never {a}",
+            "hardly {a}",
+            "barely {a}",
+            "far from {a}",
+            "nothing {a}",
+            "none of it was {a}",
+            "no one found it {a}",
+            "not one part was {a}",
+            "i did n't find it {a}",
+            "i would n't call it {a}",
+            "it did not manage to be {a}",
+            "i do n't think it was {a}",
+            "it never felt {a}",
+            "they could not make it {a}",
+            "it was less {a} than i expected",
+        )
+    ),
+    *(
+        (t, "keep")
+        for t in (
+            "very {a}",
+            "really {a}",
+            "extremely {a}",
+            "a bit {a}",
+            "slightly {a}",
+            "somewhat {a}",
+            "pretty {a}",
+            "i ca n't say it was n't {a}",
+            "it is not that it was n't {a}",
+        )
+    ),
+    ("neither {a} nor {b}", "neither"),
+    *(
+        (t, "contrast")
+        for t in (
+            "{a} , but {b}",
+            "{a} , yet {b}",
+            "{a} . however , {b}",
+            "although {a} , {b}",
+            "though {a} , {b}",
+            "even though {a} , {b}",
+            "despite {a} , {b}",
+            "{b} , although {a}",
+            "{b} , though {a}",
+            "{b} , even though {a}",
+            "{b} despite {a}",
+            "{b} , even if {a}",
+            "i thought it would be {a} , but it was {b}",
+            "i expected {a} , but it was {b}",
+        )
+    ),
+    ("not even {a} could save {b}", "save"),
+    ("{a} is not enough to make up for {b}", "save"),
+    ("not even {a} could spoil {b}", "spoil"),
+    ("{a} does not take away from {b}", "spoil"),
+)
+SIDE_LABEL = {-1: 1, 0: 2, 1: 3}  # the five-point label a composed text gets: a mild one
+
+
+def side(label: int) -> int:
+    """-1, 0 or +1: the side of a five-point label."""
+    return (label > 2) - (label < 2)
+
+
+def composed(
+    train: list[tuple[list[int], int]], count: int, vocab: Vocab, seed: int, max_tokens: int = 8
+) -> list[tuple[list[int], int]]:
+    """``count`` texts built by TEMPLATES from the five-point training phrases of 1 to ``max_tokens``
+    tokens, each with the label its rule gives."""
+    pools: dict[int, list[list[int]]] = {-1: [], 0: [], 1: []}
+    for ids, label in train:
+        if 1 <= len(ids) <= max_tokens:
+            pools[side(label)].append(ids)
+    templates = []
+    for text, rule in TEMPLATES:
+        tokens = text.split()
+        ids = vocab.encode([t for t in tokens if t not in ("{a}", "{b}")])
+        if UNK_ID in ids:
+            raise ValueError(f"template {text!r} has a word outside the vocabulary")
+        templates.append((tokens, rule))
+    rng = random.Random(seed)
+    out: list[tuple[list[int], int]] = []
+    while len(out) < count:
+        tokens, rule = templates[rng.randrange(len(templates))]
+        a_side = rng.choice((-1, 1)) if rule != "flip" else rng.choice((-1, 1, 1, -1, 0))
+        if rule == "save":
+            a_side = 1
+        elif rule == "spoil":
+            a_side = -1
+        b_side = a_side if rule == "neither" else -a_side
+        whole = {"flip": -a_side, "keep": a_side, "neither": -a_side}.get(rule, b_side)
+        slot = {"{a}": rng.choice(pools[a_side]), "{b}": rng.choice(pools[b_side])}
+        out.append(([i for t in tokens for i in (slot[t] if t in slot else vocab.encode([t]))], SIDE_LABEL[whole]))
+    return out

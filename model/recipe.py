@@ -68,6 +68,9 @@ class TrainConfig(BaseModel):
     word_dropout: float = Field(0.0, ge=0, lt=1, description="probability of reading a training token as UNK")
     fgm: float = Field(0.0, ge=0, description="adversarial step on trainable embedding tables (FGM; 0: off)")
     negations: int = Field(0, ge=0, description="training texts of up to N tokens also appear negated, label flipped")
+    compositions: int = Field(
+        0, ge=0, description="texts composed from five-point training phrases by English construction rules"
+    )
     freeze_embeddings: bool = Field(False, description="keep the (pre-trained) embedding tables fixed")
     vectors: Vectors = Field("none", description="pre-trained token vectors, optionally tuned towards sentiment")
     general_vectors: GeneralVectors = Field(

@@ -47,6 +47,7 @@ from model.languages import language
 from model.metrics import fit_temperature
 from model.network import ModelConfig, SentimentRNN, pad_batch
 from model.recipe import TrainConfig, output_path, parse_args
+from model.scale import FIVE
 from model.tokenizer import PAD, PAD_ID, UNK, UNK_ID, Vocab
 
 Labelled = list[tuple[list[int], int]]  # (token ids, label) per text
@@ -134,8 +135,13 @@ def prepare(cfg: TrainConfig, corpus: Corpus | None = None) -> Prepared:
             names = [PAD, UNK, *(bigram_string(int(k), vocab) for k in keys)]
             tables["bigram_embedding.weight"], _ = pretrain.embedding_table(names, bigram_vectors)
     labelled = list(zip(train_ids, [ex.label for ex in corpus.train], strict=True))
+    phrases = list(labelled)
     if cfg.negations:
-        labelled += augment.negated(labelled, cfg.negations, vocab, cfg.seed, corpus.labels)
+        labelled += augment.negated(phrases, cfg.negations, vocab, cfg.seed, corpus.labels)
+    if cfg.compositions:
+        if corpus.labels != FIVE:
+            raise ValueError("compositions are built from five-point phrases (corpus sst-treebank)")
+        labelled += augment.composed(phrases, cfg.compositions, vocab, cfg.seed)
     dev = list(zip(encoder.ids(ex.text for ex in corpus.dev), [ex.label for ex in corpus.dev], strict=True))
     return Prepared(corpus, vocab, encoder, config, tables, labelled, dev)
 
