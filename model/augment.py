@@ -36,77 +36,43 @@ def negated(
 
 
 # Sentences composed from labelled training phrases by the rule of an English construction,
-# templates in the tokenizer's form ("was n't"). A rule names which sides the slots take and the
-# side of the whole: "flip" the phrase's side flips (a neutral phrase stays neutral: "not" alone
-# says nothing); "keep" it stays; "neither" two phrases of one side, the whole the other side;
-# "contrast" two phrases of opposite sides, `{b}` decides; "save" / "spoil" `{a}` positive and
-# `{b}` negative (or the reverse), `{b}` decides.
+# templates in the tokenizer's form ("was n't"), one per line. `{n}` is a subject: a neutral phrase
+# that starts with a determiner ("the room"). A rule names the sides the slots take and the side of
+# the whole: "flip" `{a}`'s side flips (a neutral `{a}` stays neutral: "not" alone says nothing);
+# "keep" it stays; "neither" `{a}` and `{b}` of one side, the whole the other; "contrast" `{a}` and
+# `{b}` of opposite sides, `{b}` decides; "save" / "spoil" `{a}` positive and `{b}` negative (or the
+# reverse), `{b}` decides.
+_FLIP = """not {a} | is n't {a} | was n't {a} | it is not {a} | it was n't {a} | never {a} | hardly {a}
+barely {a} | far from {a} | nothing {a} | none of it was {a} | no one found it {a} | not one part was {a}
+i did n't find it {a} | i would n't call it {a} | it did not manage to be {a} | i do n't think it was {a}
+it never felt {a} | they could not make it {a} | it was less {a} than i expected
+{n} is not {a} | {n} was not {a} | {n} is n't {a} | {n} was n't {a} | {n} were n't {a} | {n} are not {a}
+{n} did n't feel {a} | {n} does n't look {a} | {n} did not seem {a} | {n} was never {a}
+{n} is hardly {a} | {n} was far from {a} | {n} was not {a} at all | {n} does not have {a}
+i did not think {n} was {a} | no one would say {n} is {a}"""
+_KEEP = """very {a} | really {a} | extremely {a} | a bit {a} | slightly {a} | somewhat {a} | pretty {a}
+{n} was really {a} | {n} is a little {a} | i ca n't say it was n't {a} | i ca n't say {n} was n't {a}
+it is not that it was n't {a}"""
+_CONTRAST = """{a} , but {b} | {a} , yet {b} | {a} . however , {b} | although {a} , {b} | though {a} , {b}
+even though {a} , {b} | despite {a} , {b} | {b} , although {a} | {b} , though {a} | {b} , even though {a}
+{b} despite {a} | {b} , even if {a} | {n} was {a} , but {b}
+i thought it would be {a} , but it was {b} | i expected {a} , but {n} was {b}"""
 TEMPLATES: tuple[tuple[str, str], ...] = (
     *(
-        (t, "flip")
-        for t in (
-            "not {a}",
-            "is n't {a}",
-            "was n't {a}",
-            "it is not {a}",
-            "it was n't {a}",
-            "never {a}",
-            "hardly {a}",
-            "barely {a}",
-            "far from {a}",
-            "nothing {a}",
-            "none of it was {a}",
-            "no one found it {a}",
-            "not one part was {a}",
-            "i did n't find it {a}",
-            "i would n't call it {a}",
-            "it did not manage to be {a}",
-            "i do n't think it was {a}",
-            "it never felt {a}",
-            "they could not make it {a}",
-            "it was less {a} than i expected",
-        )
-    ),
-    *(
-        (t, "keep")
-        for t in (
-            "very {a}",
-            "really {a}",
-            "extremely {a}",
-            "a bit {a}",
-            "slightly {a}",
-            "somewhat {a}",
-            "pretty {a}",
-            "i ca n't say it was n't {a}",
-            "it is not that it was n't {a}",
-        )
+        (t.strip(), rule)
+        for rule, block in (("flip", _FLIP), ("keep", _KEEP), ("contrast", _CONTRAST))
+        for t in block.replace("\n", " | ").split(" | ")
     ),
     ("neither {a} nor {b}", "neither"),
-    *(
-        (t, "contrast")
-        for t in (
-            "{a} , but {b}",
-            "{a} , yet {b}",
-            "{a} . however , {b}",
-            "although {a} , {b}",
-            "though {a} , {b}",
-            "even though {a} , {b}",
-            "despite {a} , {b}",
-            "{b} , although {a}",
-            "{b} , though {a}",
-            "{b} , even though {a}",
-            "{b} despite {a}",
-            "{b} , even if {a}",
-            "i thought it would be {a} , but it was {b}",
-            "i expected {a} , but it was {b}",
-        )
-    ),
     ("not even {a} could save {b}", "save"),
     ("{a} is not enough to make up for {b}", "save"),
     ("not even {a} could spoil {b}", "spoil"),
     ("{a} does not take away from {b}", "spoil"),
 )
+RULES = ("flip", "keep", "neither", "contrast", "save", "spoil")
 SIDE_LABEL = {-1: 1, 0: 2, 1: 3}  # the five-point label a composed text gets: a mild one
+DETERMINERS = frozenset(["the", "a", "an", "this", "that", "its", "his", "her", "their", "my", "our", "your"])
+SLOTS = ("{a}", "{b}", "{n}")
 
 
 def side(label: int) -> int:
@@ -115,21 +81,32 @@ def side(label: int) -> int:
 
 
 def composed(
-    train: list[tuple[list[int], int]], count: int, vocab: Vocab, seed: int, max_tokens: int = 8
+    train: list[tuple[list[int], int]],
+    count: int,
+    vocab: Vocab,
+    seed: int,
+    rules: tuple[str, ...] = RULES,
+    max_tokens: int = 8,
 ) -> list[tuple[list[int], int]]:
-    """``count`` texts built by TEMPLATES from the five-point training phrases of 1 to ``max_tokens``
-    tokens, each with the label its rule gives."""
+    """``count`` texts built by the TEMPLATES of ``rules`` from the five-point training phrases of 1 to
+    ``max_tokens`` tokens, each with the label its rule gives: the treebank has few phrases where a
+    negator, quantifier or connective meets a phrase of each polarity, so the model reads the word,
+    not the construction ("nothing wrong" as negative)."""
     pools: dict[int, list[list[int]]] = {-1: [], 0: [], 1: []}
+    subjects = []
+    determiners = {vocab.encode([w])[0] for w in DETERMINERS if w in vocab}
     for ids, label in train:
         if 1 <= len(ids) <= max_tokens:
             pools[side(label)].append(ids)
+            if label == 2 and 2 <= len(ids) <= 4 and ids[0] in determiners and UNK_ID not in ids:
+                subjects.append(ids)
     templates = []
     for text, rule in TEMPLATES:
         tokens = text.split()
-        ids = vocab.encode([t for t in tokens if t not in ("{a}", "{b}")])
-        if UNK_ID in ids:
+        if UNK_ID in vocab.encode([t for t in tokens if t not in SLOTS]):
             raise ValueError(f"template {text!r} has a word outside the vocabulary")
-        templates.append((tokens, rule))
+        if rule in rules and (subjects or "{n}" not in tokens):
+            templates.append((tokens, rule))
     rng = random.Random(seed)
     out: list[tuple[list[int], int]] = []
     while len(out) < count:
@@ -141,6 +118,6 @@ def composed(
             a_side = -1
         b_side = a_side if rule == "neither" else -a_side
         whole = {"flip": -a_side, "keep": a_side, "neither": -a_side}.get(rule, b_side)
-        slot = {"{a}": rng.choice(pools[a_side]), "{b}": rng.choice(pools[b_side])}
+        slot = {"{a}": rng.choice(pools[a_side]), "{b}": rng.choice(pools[b_side]), "{n}": rng.choice(subjects)}
         out.append(([i for t in tokens for i in (slot[t] if t in slot else vocab.encode([t]))], SIDE_LABEL[whole]))
     return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from model.augment import NEGATORS, negated
+from model.augment import NEGATORS, SLOTS, TEMPLATES, composed, negated
 from model.tokenizer import Vocab
 
 
@@ -28,3 +28,50 @@ def test_negated_copies_put_a_negator_before_short_texts_and_flip_their_label() 
     assert len({tuple(ids[:-1]) for ids, _ in negated(train * 20, 1, vocab, seed=2)}) > 1  # negators vary
     with pytest.raises(ValueError, match="negators"):
         negated(train, 2, Vocab.build([["bad", "good"]]), seed=1)  # e.g. a Chinese character vocabulary
+
+
+def _vocab_and_phrases() -> tuple[Vocab, list[tuple[list[int], int]]]:
+    words = {w for text, _ in TEMPLATES for w in text.split() if w not in SLOTS}
+    vocab = Vocab.build([[*sorted(words), "awful", "dull", "the", "plot", "great", "fun"]])
+    phrases = [(["awful"], 0), (["dull"], 1), (["the", "plot"], 2), (["great"], 3), (["fun"], 4)]
+    return vocab, [(vocab.encode(words), label) for words, label in phrases]
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("not great", 1),  # a negated positive is negative
+        ("hardly dull", 3),  # a negated negative is positive ("not bad")
+        ("i did n't find it the plot", 2),  # a negation with nothing to negate says nothing
+        ("nothing awful", 3),
+        ("extremely dull", 1),  # intensifiers and diminishers keep the side
+        ("i ca n't say it was n't fun", 3),  # a double negation keeps it
+        ("neither great nor fun", 1),
+        ("dull , but great", 3),  # the clause after "but" decides
+        ("although great , awful", 1),
+        ("fun , even though dull", 3),  # ... and the main clause before "even though"
+        ("i thought it would be awful , but it was fun", 3),
+        ("not even great could save dull", 1),  # a good part fails to rescue the whole
+        ("awful does not take away from fun", 3),  # ... and a bad one fails to spoil it
+    ],
+)
+def test_composed_texts_take_the_label_of_their_construction(text: str, label: int) -> None:
+    vocab, phrases = _vocab_and_phrases()
+    made = {" ".join(vocab.itos[i] for i in ids): lab for ids, lab in composed(phrases, 5000, vocab, seed=1)}
+    assert made[text] == label
+
+
+def test_composed_texts_use_every_template_and_are_reproducible() -> None:
+    vocab, phrases = _vocab_and_phrases()
+    out = composed(phrases, 3000, vocab, seed=3)
+    assert len(out) == 3000
+    assert composed(phrases, 3000, vocab, seed=3) == out
+    texts = [" ".join(vocab.itos[i] for i in ids) for ids, _ in out]
+    for template, _ in TEMPLATES:
+        fixed = [
+            part.strip() for part in template.replace("{b}", "{a}").replace("{n}", "{a}").split("{a}") if part.strip()
+        ]
+        assert any(all(part in text for part in fixed) for text in texts), template
+    assert {label for _, label in out} == {1, 2, 3}  # composed texts get mild labels
+    with pytest.raises(ValueError, match="vocabulary"):
+        composed(phrases, 10, Vocab.build([["great", "awful"]]), seed=1)
