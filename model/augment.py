@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import random
+import re
 
+from model.data import Example
 from model.scale import BINARY, FIVE
 from model.tokenizer import UNK_ID, Vocab
 
@@ -120,4 +122,74 @@ def composed(
         whole = {"flip": -a_side, "keep": a_side, "neither": -a_side}.get(rule, b_side)
         slot = {"{a}": rng.choice(pools[a_side]), "{b}": rng.choice(pools[b_side]), "{n}": rng.choice(subjects)}
         out.append(([i for t in tokens for i in (slot[t] if t in slot else vocab.encode([t]))], SIDE_LABEL[whole]))
+    return out
+
+
+# Chinese: ChnSentiCorp labels whole reviews, not phrases, so the polar pieces are the reviews'
+# short clauses that recur in reviews of one side ("服务很好" in positive ones): a clause seen
+# CLAUSE_MIN_COUNT+ times, CLAUSE_PURITY of them with one label, takes that label. A predicate is
+# such a clause after its leading degree word ("很干净" -> "干净"), for templates that put a negator
+# or a degree word in front of it.
+CLAUSE_SPLIT = re.compile(r"[，。！？；、,.!?;~～…\s]+")
+CLAUSE_MIN_COUNT = 5
+CLAUSE_PURITY = 0.9
+DEGREE = ("非常", "特别", "比较", "十分", "很", "太", "挺", "蛮")
+ZH_TEMPLATES: tuple[tuple[str, str], ...] = (
+    *(
+        (t.strip(), rule)
+        for rule, block in (
+            ("flip", "我不觉得{a} | 我并不认为{a} | 没有人会说{a} | 并不是{a} | 说{a}？完全没有"),
+            ("flip-predicate", "不{p} | 一点也不{p} | 并不{p} | 从来不{p} | 没有那么{p} | 一点都不{p} | 不太{p}"),
+            ("keep", "不得不说，{a} | 不能不承认，{a} | 真的，{a}"),
+            ("keep-predicate", "太{p}了 | 有点{p} | 挺{p}的 | 非常{p} | 真的很{p}"),
+            (
+                "contrast",
+                "虽然{a}，但是{b} | {a}，可是{b} | {a}，不过{b} | {a}，但{b} | 不是{a}，而是{b} "
+                "| 除了{a}以外，{b} | 尽管{a}，{b}",
+            ),
+        )
+        for t in block.split(" | ")
+    ),
+)
+
+
+def _predicate(clause: str) -> str:
+    for word in DEGREE:
+        if clause.startswith(word) and len(clause) > len(word):
+            return clause[len(word) :].removesuffix("了").removesuffix("的")
+    return ""
+
+
+def clauses(train: list[Example]) -> dict[int, list[str]]:
+    """The training reviews' recurring one-sided clauses, by label (0 negative, 1 positive)."""
+    seen: dict[str, list[int]] = {}
+    for ex in train:
+        for clause in set(CLAUSE_SPLIT.split(ex.text)):
+            if 2 <= len(clause) <= 10 and not clause.isascii() and not any(ch.isdigit() for ch in clause):
+                seen.setdefault(clause, [0, 0])[ex.label] += 1
+    out: dict[int, list[str]] = {0: [], 1: []}
+    for clause, counts in sorted(seen.items()):
+        total = sum(counts)
+        for label in (0, 1):
+            if total >= CLAUSE_MIN_COUNT and counts[label] >= CLAUSE_PURITY * total:
+                out[label].append(clause)
+    return out
+
+
+def composed_zh(train: list[Example], count: int, seed: int) -> list[Example]:
+    """``count`` Chinese reviews built by ZH_TEMPLATES from the training reviews' one-sided clauses,
+    each labelled by its rule (flip: the other side; keep: the same; contrast: `{b}`'s side)."""
+    pools = clauses(train)
+    predicates = {label: [p for c in pools[label] if (p := _predicate(c)) and "不" not in p] for label in (0, 1)}
+    if not all(pools.values()) or not all(predicates.values()):
+        raise ValueError("compositions need recurring one-sided clauses of both labels in the training reviews")
+    rng = random.Random(seed)
+    out: list[Example] = []
+    while len(out) < count:
+        template, rule = ZH_TEMPLATES[rng.randrange(len(ZH_TEMPLATES))]
+        a = rng.randrange(2)
+        b = 1 - a
+        text = template.format(a=rng.choice(pools[a]), b=rng.choice(pools[b]), p=rng.choice(predicates[a]))
+        label = {"flip": b, "flip-predicate": b, "keep": a, "keep-predicate": a}.get(rule, b)
+        out.append(Example(text, label))
     return out

@@ -105,6 +105,8 @@ def prepare(cfg: TrainConfig, corpus: Corpus | None = None) -> Prepared:
         corpus = lang.load_corpus(
             Path(cfg.data_dir), corpus_name=cfg.corpus, dry_run=cfg.dry_run, pretraining=cfg.vectors != "none"
         )
+    if cfg.compositions and cfg.lang == "zh":  # composed from whole reviews' clauses, as text
+        corpus = replace(corpus, train=corpus.train + augment.composed_zh(corpus.train, cfg.compositions, cfg.seed))
     encoder = TextEncoder(lang.tokenize, cfg.max_length)
     train_tokens = [encoder.tokens(ex.text) for ex in corpus.train]
     vectors, bigram_vectors = pretrain.pretrained(cfg, corpus, lang.tokenize, train_tokens)
@@ -138,7 +140,7 @@ def prepare(cfg: TrainConfig, corpus: Corpus | None = None) -> Prepared:
     phrases = list(labelled)
     if cfg.negations:
         labelled += augment.negated(phrases, cfg.negations, vocab, cfg.seed, corpus.labels)
-    if cfg.compositions:
+    if cfg.compositions and cfg.lang == "en":  # composed from the treebank's phrases, as token ids
         if corpus.labels != FIVE:
             raise ValueError("compositions are built from five-point phrases (corpus sst-treebank)")
         labelled += augment.composed(phrases, cfg.compositions, vocab, cfg.seed)

@@ -116,3 +116,13 @@ def test_negated_copies_join_the_training_texts(data_dir: Path, tmp_path: Path) 
     added = record["training"]["train_examples"] - plain_record["training"]["train_examples"]
     assert 0 < added < plain_record["training"]["train_examples"]
     assert record["training"]["config"]["negations"] == 2
+
+
+def test_composed_texts_join_the_training_texts_of_a_five_point_corpus_only(data_dir: Path, tmp_path: Path) -> None:
+    cfg = tiny_config(data_dir, tmp_path / "c.pt").override(epochs=1, members=1)
+    _plain, plain_record = train(cfg)
+    _, record = train(cfg.override(compositions=300))
+    assert record["training"]["train_examples"] - plain_record["training"]["train_examples"] == 300
+    assert record["training"]["config"]["compositions"] == 300
+    with pytest.raises(ValueError, match="five-point"):
+        train(cfg.override(corpus="sst2", compositions=300))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from model.augment import NEGATORS, SLOTS, TEMPLATES, composed, negated
+from model.augment import NEGATORS, SLOTS, TEMPLATES, clauses, composed, composed_zh, negated
+from model.data import Example
 from model.tokenizer import Vocab
 
 
@@ -75,3 +76,29 @@ def test_composed_texts_use_every_template_and_are_reproducible() -> None:
     assert {label for _, label in out} == {1, 2, 3}  # composed texts get mild labels
     with pytest.raises(ValueError, match="vocabulary"):
         composed(phrases, 10, Vocab.build([["great", "awful"]]), seed=1)
+
+
+def test_chinese_clauses_are_the_recurring_one_sided_ones() -> None:
+    train = [Example("服务很好，房间很干净。", 1)] * 5 + [Example("服务很差，房间很干净！", 0)]
+    train += [Example("服务很差，价格2008元", 0)] * 5
+    pools = clauses(train)
+    assert pools == {0: ["服务很差"], 1: ["服务很好"]}  # "房间很干净" is in both; digits are left out
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("我不觉得服务很好", 0),  # a negated clause flips
+        ("一点也不差", 1),  # a negated predicate ("很差" without its degree word) flips
+        ("太好了", 1),  # a degree word keeps it
+        ("不得不说，服务很差", 0),  # a double negation keeps it
+        ("虽然服务很差，但是服务很好", 1),  # the clause after the connective decides
+        ("除了服务很好以外，服务很差", 0),
+    ],
+)
+def test_composed_chinese_reviews_take_the_label_of_their_construction(text: str, label: int) -> None:
+    train = [Example("服务很好，很好", 1)] * 5 + [Example("服务很差，很差", 0)] * 5
+    made = {ex.text: ex.label for ex in composed_zh(train, 3000, seed=1)}
+    assert made[text] == label
+    with pytest.raises(ValueError, match="clauses"):
+        composed_zh(train[:5], 10, seed=1)
