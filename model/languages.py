@@ -146,9 +146,9 @@ LANGUAGES: dict[str, Language] = {
             "`binary`). Trained on the treebank's labelled phrases (film reviews) with word vectors from IMDB "
             "reviews and GloVe (Wikipedia and news): other domains work, less well (*cr*, *other-domains*). A "
             "longer text is read sentence by sentence and answered from its sentences. Known weak spots, per "
-            'category of the behavioural set: negated negatives ("not bad" reads as negative), negative '
-            'quantifiers and adverbs, neutral sentences that contain a negation, and polar facts ("the screen '
-            'cracked") that it calls neutral.'
+            'category of the behavioural set: negation at a distance ("did not manage to"), double negation, '
+            "a part that fails to rescue the whole, neutral sentences that contain a negation, and polar facts "
+            '("the screen cracked") that it calls neutral.'
         ),
         targets=(
             Target("SST-5 test accuracy (five classes)", "test", "accuracy", 0.50),
