@@ -41,6 +41,7 @@ class Row:
     overrides: dict[str, Any]
     removed: dict[str, Any]  # options that model.train no longer has (history: see rerun_at)
     rerun_at: str
+    changed: str = ""  # why a `removed` option that model.train still has means something else now
 
     def config(self, bases: dict[str, dict[str, Any]], **run: Any) -> TrainConfig:
         """The row's complete training config (validated); refuses a row of removed options."""
@@ -60,7 +61,14 @@ def load_rows(lang: str) -> tuple[dict[str, dict[str, Any]], list[Row]]:
         raw = tomllib.load(fh)
     bases: dict[str, dict[str, Any]] = raw["bases"]
     rows = [
-        Row(r["label"], r["base"], r.get("overrides", {}), r.get("removed", {}), r.get("rerun_at", ""))
+        Row(
+            r["label"],
+            r["base"],
+            r.get("overrides", {}),
+            r.get("removed", {}),
+            r.get("rerun_at", ""),
+            r.get("changed", ""),
+        )
         for r in raw["rows"]
     ]
     for name, base in bases.items():
