@@ -32,7 +32,7 @@ FLOORS: dict[tuple[str, str, str], float] = {
     ("en", "behaviour", "accuracy"): 0.67,
     ("zh", "test", "accuracy"): 0.93,
     ("zh", "test-unseen", "accuracy"): 0.91,
-    ("zh", "behaviour", "accuracy"): 0.66,
+    ("zh", "behaviour", "accuracy"): 0.77,
 }
 CEILINGS = {("en", "sst3-test", "ece"): 0.05, ("zh", "test", "ece"): 0.05}
 TEST_SIZE = {"en": 2210, "zh": 1200}
