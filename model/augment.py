@@ -160,7 +160,7 @@ def _predicate(clause: str) -> str:
     return ""
 
 
-def clauses(train: list[Example]) -> dict[int, list[str]]:
+def clauses(train: list[Example], min_count: int = CLAUSE_MIN_COUNT) -> dict[int, list[str]]:
     """The training reviews' recurring one-sided clauses, by label (0 negative, 1 positive)."""
     seen: dict[str, list[int]] = {}
     for ex in train:
@@ -171,15 +171,16 @@ def clauses(train: list[Example]) -> dict[int, list[str]]:
     for clause, counts in sorted(seen.items()):
         total = sum(counts)
         for label in (0, 1):
-            if total >= CLAUSE_MIN_COUNT and counts[label] >= CLAUSE_PURITY * total:
+            if total >= min_count and counts[label] >= CLAUSE_PURITY * total:
                 out[label].append(clause)
     return out
 
 
-def composed_zh(train: list[Example], count: int, seed: int) -> list[Example]:
+def composed_zh(train: list[Example], count: int, seed: int, min_count: int = CLAUSE_MIN_COUNT) -> list[Example]:
     """``count`` Chinese reviews built by ZH_TEMPLATES from the training reviews' one-sided clauses,
-    each labelled by its rule (flip: the other side; keep: the same; contrast: `{b}`'s side)."""
-    pools = clauses(train)
+    each labelled by its rule (flip: the other side; keep: the same; contrast: `{b}`'s side). A dry
+    run's few reviews repeat few clauses: it asks for ``min_count`` 1."""
+    pools = clauses(train, min_count)
     predicates = {label: [p for c in pools[label] if (p := _predicate(c)) and "不" not in p] for label in (0, 1)}
     if not all(pools.values()) or not all(predicates.values()):
         raise ValueError("compositions need recurring one-sided clauses of both labels in the training reviews")

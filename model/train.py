@@ -106,7 +106,9 @@ def prepare(cfg: TrainConfig, corpus: Corpus | None = None) -> Prepared:
             Path(cfg.data_dir), corpus_name=cfg.corpus, dry_run=cfg.dry_run, pretraining=cfg.vectors != "none"
         )
     if cfg.compositions and cfg.lang == "zh":  # composed from whole reviews' clauses, as text
-        corpus = replace(corpus, train=corpus.train + augment.composed_zh(corpus.train, cfg.compositions, cfg.seed))
+        least = 1 if cfg.dry_run else augment.CLAUSE_MIN_COUNT
+        made = augment.composed_zh(corpus.train, cfg.compositions, cfg.seed, least)
+        corpus = replace(corpus, train=corpus.train + made)
     encoder = TextEncoder(lang.tokenize, cfg.max_length)
     train_tokens = [encoder.tokens(ex.text) for ex in corpus.train]
     vectors, bigram_vectors = pretrain.pretrained(cfg, corpus, lang.tokenize, train_tokens)
