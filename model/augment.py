@@ -71,7 +71,6 @@ TEMPLATES: tuple[tuple[str, str], ...] = (
     ("not even {a} could spoil {b}", "spoil"),
     ("{a} does not take away from {b}", "spoil"),
 )
-RULES = ("flip", "keep", "neither", "contrast", "save", "spoil")
 SIDE_LABEL = {-1: 1, 0: 2, 1: 3}  # the five-point label a composed text gets: a mild one
 DETERMINERS = frozenset(["the", "a", "an", "this", "that", "its", "his", "her", "their", "my", "our", "your"])
 SLOTS = ("{a}", "{b}", "{n}")
@@ -87,10 +86,9 @@ def composed(
     count: int,
     vocab: Vocab,
     seed: int,
-    rules: tuple[str, ...] = RULES,
     max_tokens: int = 8,
 ) -> list[tuple[list[int], int]]:
-    """``count`` texts built by the TEMPLATES of ``rules`` from the five-point training phrases of 1 to
+    """``count`` texts built by TEMPLATES from the five-point training phrases of 1 to
     ``max_tokens`` tokens, each with the label its rule gives: the treebank has few phrases where a
     negator, quantifier or connective meets a phrase of each polarity, so the model reads the word,
     not the construction ("nothing wrong" as negative)."""
@@ -102,12 +100,12 @@ def composed(
             pools[side(label)].append(ids)
             if label == 2 and 2 <= len(ids) <= 4 and ids[0] in determiners and UNK_ID not in ids:
                 subjects.append(ids)
-    templates = []
+    templates = []  # each token is a slot or its id, encoded once
     for text, rule in TEMPLATES:
-        tokens = text.split()
-        if UNK_ID in vocab.encode([t for t in tokens if t not in SLOTS]):
+        tokens = [t if t in SLOTS else vocab.encode([t])[0] for t in text.split()]
+        if UNK_ID in tokens:
             raise ValueError(f"template {text!r} has a word outside the vocabulary")
-        if rule in rules and (subjects or "{n}" not in tokens):
+        if subjects or "{n}" not in tokens:
             templates.append((tokens, rule))
     rng = random.Random(seed)
     out: list[tuple[list[int], int]] = []
@@ -121,7 +119,7 @@ def composed(
         b_side = a_side if rule == "neither" else -a_side
         whole = {"flip": -a_side, "keep": a_side, "neither": -a_side}.get(rule, b_side)
         slot = {"{a}": rng.choice(pools[a_side]), "{b}": rng.choice(pools[b_side]), "{n}": rng.choice(subjects)}
-        out.append(([i for t in tokens for i in (slot[t] if t in slot else vocab.encode([t]))], SIDE_LABEL[whole]))
+        out.append(([i for t in tokens for i in (slot[t] if isinstance(t, str) else [t])], SIDE_LABEL[whole]))
     return out
 
 
