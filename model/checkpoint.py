@@ -51,7 +51,7 @@ class Checkpoint:
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     # How sentence answers combine into a document's (`model.document.Aggregation`); empty: its defaults.
-    document: dict[str, float] = field(default_factory=dict)
+    document: dict[str, float | list[float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Embedding tables are stored as float16 (half the file size) and kept so in memory: what
@@ -183,13 +183,15 @@ def _from_dict(raw: object, path: Path) -> Checkpoint:
             max_length=int(raw.get("max_length", 256)),
             training=dict(raw.get("training", {})),
             metrics=dict(raw.get("metrics", {})),
-            document={str(k): float(v) for k, v in dict(raw.get("document", {})).items()},
+            document={str(k): _number_or_numbers(v) for k, v in dict(raw.get("document", {})).items()},
         )
         tokenizer_for(dict(tokenizer))
         if not ckpt.members:
             raise ValueError("no model weights")
         if config.vocab_size != len(vocab) or config.num_labels != len(ckpt.labels):
             raise ValueError("model config does not match the vocabulary or labels")
+        if any(isinstance(v, list) and len(v) != len(ckpt.labels) for v in ckpt.document.values()):
+            raise ValueError("a per-label document weight does not match the labels")
         probe = SentimentRNN(config)  # every state_dict must fit the architecture: one net checks them all
         for state in ckpt.members:
             probe.load_state_dict(state)
@@ -216,3 +218,8 @@ def _split_shared(members: list[dict[str, Tensor]]) -> tuple[dict[str, Tensor], 
     shared = {k: store(k, first[k]) for k in sorted(shared_keys)}
     rest = [{k: store(k, v) for k, v in m.items() if k not in shared_keys} for m in members]
     return shared, rest
+
+
+def _number_or_numbers(value: Any) -> float | list[float]:
+    """A stored aggregation field: a number, or one per label."""
+    return [float(x) for x in value] if isinstance(value, (list, tuple)) else float(value)

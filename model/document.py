@@ -4,9 +4,12 @@ one answer for the whole from its sentences' answers.
 A sentence longer than the model's length is cut at whitespace into pieces that each fit, so every
 token of a text is read. The document's probabilities are a weighted mean of its sentences':
 a sentence weighs by how polar it is (``1 - P(neutral)``, or ``|P(pos) - P(neg)|`` for a two-label
-model) to the power ``polarity``, times ``1 + last`` for the last sentence (where reviews state
-their verdict), so that plot summaries and delivery facts count for less than verdicts. Then the
-mean's positive side is weighed ``e^shift`` against its negative side (its neutral share kept): a
+model; with a neutral label, a fitted salience per label instead: ``sum_c e^salience_c P(c)``) to the
+power ``polarity``, times ``1 + last`` for the last sentence (where reviews state their verdict), so
+that plot summaries and delivery facts count for less than verdicts. Then the mean's positive side is
+weighed ``e^shift`` against its negative side, each side counted with its labels' shares weighed
+``e^strength`` (a "very" label may count for more than a plain one; the polar total, the neutral
+share and the proportions within a side kept): a
 sentence-level model reads the criticism inside favourable reviews as it would read a negative
 sentence, so documents lean negative without it. The parameters are fitted on labelled documents
 from the training side (`fit`) and kept in the checkpoint.
@@ -42,9 +45,16 @@ class Aggregation:
     polarity: float = 1.0
     last: float = 0.0
     shift: float = 0.0
+    salience: tuple[float, ...] = ()  # per label, log weight in a sentence's weight; (): how polar it is
+    strength: tuple[float, ...] = ()  # per label, log weight of its share of the mean; (): all 0
 
-    def to_dict(self) -> dict[str, float]:
-        return asdict(self)
+    @classmethod
+    def from_dict(cls, stored: dict[str, float | list[float]]) -> Aggregation:
+        """From a checkpoint's record (lists for the per-label fields)."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()})  # type: ignore[arg-type]
+
+    def to_dict(self) -> dict[str, float | list[float]]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 @dataclass(frozen=True)
@@ -129,9 +139,17 @@ def polarities(probs: Tensor, labels: tuple[str, ...]) -> Tensor:
     return (probs[..., pos].sum(-1) - probs[..., neg].sum(-1)).abs().clamp_min(1e-6)
 
 
+def salient(probs: Tensor, labels: tuple[str, ...], salience: tuple[float, ...]) -> Tensor:
+    """[...] how much each [..., L] answer counts: ``sum_c e^salience_c P(c)``, or with no salience,
+    how polar it is (`polarities`)."""
+    if not salience:
+        return polarities(probs, labels)
+    return (probs @ torch.tensor(salience).exp()).clamp_min(1e-6)
+
+
 def weights(probs: Tensor, labels: tuple[str, ...], how: Aggregation) -> Tensor:
     """[S] weight of each sentence of one document, from its [S, L] probabilities."""
-    w = polarities(probs, labels) ** how.polarity
+    w = salient(probs, labels, how.salience) ** how.polarity
     w[-1] *= 1 + how.last
     return w
 
@@ -141,35 +159,41 @@ def combine(probs: Tensor, labels: tuple[str, ...], how: Aggregation) -> Tensor:
     if probs.size(0) == 1:
         return probs[0]
     w = weights(probs, labels, how)
-    return shifted((w[:, None] * probs).sum(0) / w.sum(), labels, how.shift)
+    return shifted((w[:, None] * probs).sum(0) / w.sum(), labels, how.shift, how.strength)
 
 
-def shifted(probs: Tensor, labels: tuple[str, ...], shift: float) -> Tensor:
-    """[..., L] ``probs`` with the positive side weighed ``e^shift`` against the negative side, the
-    two sides' total (and so the neutral share) unchanged."""
-    if shift == 0:
+def shifted(probs: Tensor, labels: tuple[str, ...], shift: float, strength: tuple[float, ...] = ()) -> Tensor:
+    """[..., L] ``probs`` with the positive side weighed ``e^shift`` against the negative side, each
+    side counted as the sum of its labels' shares weighed ``e^strength``; the two sides' total (and so
+    the neutral share) and the proportions within each side unchanged: strength and shift move mass
+    between the sides, never between the labels of one side."""
+    if shift == 0 and not any(strength):
         return probs
     neg, _, pos = scale.sides(labels)
-    odds = math.exp(shift)
+    log_weight = torch.tensor(strength) if strength else torch.zeros(len(labels))
+    weighed = probs * log_weight.exp()
     n, p = probs[..., neg].sum(-1, keepdim=True), probs[..., pos].sum(-1, keepdim=True)
-    kept = (n + p) / (n + odds * p).clamp_min(1e-12)  # keeps the two sides' total
+    n_odds, p_odds = weighed[..., neg].sum(-1, keepdim=True), math.exp(shift) * weighed[..., pos].sum(-1, keepdim=True)
+    share = (n + p) / (n_odds + p_odds).clamp_min(1e-12)  # keeps the two sides' total
     out = probs.clone()
-    out[..., neg] *= kept
-    out[..., pos] *= kept * odds
+    out[..., neg] *= share * n_odds / n.clamp_min(1e-12)
+    out[..., pos] *= share * p_odds / p.clamp_min(1e-12)
     return out
 
 
 def fit(
-    sentence_probs: Sequence[Tensor], doc_labels: Sequence[int], labels: tuple[str, ...]
+    sentence_probs: Sequence[Tensor], doc_labels: Sequence[int], labels: tuple[str, ...], per_label: bool = True
 ) -> tuple[Aggregation, float]:
     """The aggregation that best explains labelled documents' polarity (0 negative, 1 positive):
     maximum likelihood of each document's label under its combined polar log-odds, times a free
-    scale (the mean of probabilities is not itself calibrated), by L-BFGS from the plain
-    polarity-weighted mean. Returns it and its polar accuracy on those documents."""
+    scale (the mean of probabilities is not itself calibrated), by L-BFGS. A model with a neutral
+    label also gets a salience per label and a strength per "very" label, unless not ``per_label``.
+    Returns it and its polar accuracy on those documents."""
     many = [i for i, p in enumerate(sentence_probs) if p.size(0) > 1]  # one piece answers as itself
     how = Aggregation()
     if many:
-        how = _maximum_likelihood([sentence_probs[i] for i in many], [doc_labels[i] for i in many], labels)
+        docs, targets = [sentence_probs[i] for i in many], [doc_labels[i] for i in many]
+        how = _maximum_likelihood(docs, targets, labels, per_label and bool(scale.sides(labels)[1]))
     return how, polar_accuracy(sentence_probs, doc_labels, labels, how)
 
 
@@ -184,8 +208,12 @@ def polar_accuracy(
     return float((answers == torch.tensor(list(doc_labels))).float().mean())
 
 
-def _maximum_likelihood(docs: Sequence[Tensor], doc_labels: Sequence[int], labels: tuple[str, ...]) -> Aggregation:
-    """`fit`'s optimisation on documents of at least two pieces, padded into one [D, S, L] tensor."""
+def _maximum_likelihood(
+    docs: Sequence[Tensor], doc_labels: Sequence[int], labels: tuple[str, ...], per_label: bool
+) -> Aggregation:
+    """`fit`'s optimisation on documents of at least two pieces, padded into one [D, S, L] tensor.
+    Per label: the neutral label's salience and the plain labels' strength stay 0 (the others are
+    measured against them; ``shift`` already weighs one side against the other)."""
     steps = max(p.size(0) for p in docs)
     probs = torch.zeros(len(docs), steps, len(labels))
     present = torch.zeros(len(docs), steps, dtype=torch.bool)
@@ -193,26 +221,50 @@ def _maximum_likelihood(docs: Sequence[Tensor], doc_labels: Sequence[int], label
         probs[d, : p.size(0)], present[d, : p.size(0)] = p, True
     counts = present.sum(1)
     is_last = torch.arange(steps)[None, :] == (counts - 1)[:, None]
-    neg, _, pos = scale.sides(labels)
-    log_polar = polarities(probs, labels).log()
+    neg, neutral, pos = scale.sides(labels)
+    salient_labels = [c for c in range(len(labels)) if c not in neutral] if per_label else []
+    strong_labels = (neg[:-1] + pos[1:]) if per_label else []  # the sides' labels farthest from neutral
     target = torch.tensor(list(doc_labels), dtype=torch.float)
-    # polarity, log(1 + last), shift, log(scale of the log-odds in the loss)
-    params = torch.tensor([1.0, 0.0, 0.0, 0.0], requires_grad=True)
+    # polarity, log(1 + last), shift, log(scale of the log-odds in the loss), salience..., strength...
+    params = torch.zeros(4 + len(salient_labels) + len(strong_labels))
+    params[0] = 1.0
+    params.requires_grad_(True)
     optimizer = torch.optim.LBFGS([params], max_iter=200, line_search_fn="strong_wolfe")
+
+    def per_label_values(offset: int, chosen: list[int]) -> Tensor:
+        values = torch.zeros(len(labels))
+        return values.index_put((torch.tensor(chosen, dtype=torch.long),), params[offset : offset + len(chosen)])
 
     def loss() -> Tensor:
         optimizer.zero_grad()
-        log_w = (params[0] * log_polar + params[1] * is_last).masked_fill(~present, -math.inf)
+        if salient_labels:
+            log_salient = (probs @ per_label_values(4, salient_labels).exp()).clamp_min(1e-6).log()
+        else:
+            log_salient = polarities(probs, labels).log()
+        polarity = 1.0 if salient_labels else params[0]  # a free salience sets how sharp the weights are
+        log_w = (polarity * log_salient + params[1] * is_last).masked_fill(~present, -math.inf)
         mean = (log_w.softmax(1)[..., None] * probs).sum(1)
-        n, p = mean[:, neg].sum(-1).clamp_min(1e-12), mean[:, pos].sum(-1).clamp_min(1e-12)
+        weighed = mean * per_label_values(4 + len(salient_labels), strong_labels).exp()
+        n, p = weighed[:, neg].sum(-1).clamp_min(1e-12), weighed[:, pos].sum(-1).clamp_min(1e-12)
         log_odds = (p.log() - n.log() + params[2]) * _bounded_scale(params[3])
         value = torch.nn.functional.binary_cross_entropy_with_logits(log_odds, target)
         value.backward()  # type: ignore[no-untyped-call]
         return value
 
     optimizer.step(loss)  # type: ignore[no-untyped-call]
-    polarity, log_last, shift, _ = params.detach().tolist()
-    return Aggregation(polarity=max(polarity, 0.0), last=math.expm1(log_last), shift=shift)
+    fitted = params.detach()
+    polarity, log_last, shift = fitted[:3].tolist()
+    salience = tuple(per_label_values(4, salient_labels).detach().tolist()) if salient_labels else ()
+    strength = (
+        tuple(per_label_values(4 + len(salient_labels), strong_labels).detach().tolist()) if strong_labels else ()
+    )
+    return Aggregation(
+        polarity=1.0 if salient_labels else max(polarity, 0.0),
+        last=math.expm1(log_last),
+        shift=shift,
+        salience=salience,
+        strength=strength,
+    )
 
 
 def _bounded_scale(z: Tensor) -> Tensor:

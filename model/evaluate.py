@@ -37,7 +37,7 @@ def score(ckpt: Checkpoint, corpus: Corpus, documents: bool = True) -> dict[str,
     classifier = Classifier(ckpt)
     encoder = TextEncoder.for_checkpoint(ckpt)
     reads = language(ckpt.language).reads
-    how = document.Aggregation(**ckpt.document)
+    how = document.Aggregation.from_dict(ckpt.document)
     out: dict[str, Any] = {}
     for split, examples in (("dev", corpus.dev), ("test", corpus.test), *corpus.extra.items()):
         texts = [ex.text for ex in examples]

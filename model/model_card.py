@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from model.checkpoint import Checkpoint
+from model.document import Aggregation
 from model.languages import language
 
 
@@ -222,18 +223,32 @@ def _baselines(metrics: dict[str, Any], baselines: dict[str, dict[str, Any]]) ->
     ]
 
 
+def _per_label(ckpt: Checkpoint, values: tuple[float, ...]) -> str:
+    return ", ".join(f"{name} {v:.3g}" for name, v in zip(ckpt.labels, values, strict=True))
+
+
 def _documents(ckpt: Checkpoint) -> list[str]:
     """How a text of several sentences is answered from its sentences' answers."""
     if not ckpt.document:
         return []
     fitted = ckpt.training.get("documents", {})
+    how = Aggregation.from_dict(ckpt.document)
+    if how.salience:
+        weighs = f"the sum over labels of e^salience x its probability ({_per_label(ckpt, how.salience)})"
+    else:
+        weighs = f"its polarity to the power {how.polarity:.3g}"
+    counted = " (the neutral share kept)"
+    if how.strength:
+        counted = (
+            f", each side counted as its labels' shares weighed e^strength ({_per_label(ckpt, how.strength)}) (the "
+            "neutral share and the proportions within a side kept)"
+        )
     lines = [
         "## Documents",
         "",
         f"A text of several pieces (`model.document.pieces`) is answered from its pieces' probabilities: a "
-        f"weighted mean, each weighing its polarity to the power {ckpt.document.get('polarity', 1.0):.3g}, the last "
-        f"{1 + ckpt.document.get('last', 0.0):.3g} times as much; then its positive side is weighed "
-        f"e^{ckpt.document.get('shift', 0.0):.3g} against its negative side (the neutral share kept).",
+        f"weighted mean, each weighing {weighs}, the last {1 + how.last:.3g} times as much; then its positive side "
+        f"is weighed e^{how.shift:.3g} against its negative side{counted}.",
     ]
     if fitted:
         lines[-1] += (

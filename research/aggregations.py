@@ -28,8 +28,11 @@ HERE = Path(__file__).resolve().parent
 Combine = Callable[[Tensor], Tensor]  # [pieces, 5] -> [5]
 
 
-def choices(labels: tuple[str, ...], fitted: document.Aggregation) -> dict[str, Combine]:
-    """Each way to combine; the weighted means are `model.document.combine` with its parameters."""
+def choices(
+    labels: tuple[str, ...], fitted: document.Aggregation, without_per_label: document.Aggregation
+) -> dict[str, Combine]:
+    """Each way to combine; the weighted means are `model.document.combine` with its parameters.
+    ``without_per_label``: fitted on the same reviews with polarity, last and shift only."""
 
     def weighted(how: document.Aggregation) -> Combine:
         return lambda p: document.combine(p, labels, how)
@@ -45,11 +48,19 @@ def choices(labels: tuple[str, ...], fitted: document.Aggregation) -> dict[str, 
             int(document.weights(p, labels, document.Aggregation(1.0, 0.0)).argmax())
         ],
     }
-    out["grid-fitted, no shift (shipped before: polarity 4, last 0.5)"] = weighted(document.Aggregation(4.0, 0.5))
-    out["the fitted weights without the shift"] = weighted(replace(fitted, shift=0.0))
-    out[f"fitted, shipped (polarity {fitted.polarity:.3g}, last {fitted.last:.3g}, shift {fitted.shift:.3g})"] = (
-        weighted(fitted)
+    out["grid-fitted, no shift (shipped first: polarity 4, last 0.5)"] = weighted(document.Aggregation(4.0, 0.5))
+    plain = without_per_label
+    out[f"fitted: polarity {plain.polarity:.3g}, last {plain.last:.3g}, shift {plain.shift:.3g} (shipped before)"] = (
+        weighted(plain)
     )
+    out["fitted per label, without the shift and the strengths"] = weighted(replace(fitted, shift=0.0, strength=()))
+    out["fitted per label, without the strengths"] = weighted(replace(fitted, strength=()))
+    per_label = ", ".join(f"{v:.3g}" for v in fitted.salience)
+    strength = ", ".join(f"{v:.3g}" for v in fitted.strength)
+    out[
+        f"fitted per label, shipped (salience {per_label}; strength {strength}; last {fitted.last:.3g}, shift "
+        f"{fitted.shift:.3g})"
+    ] = weighted(fitted)
     return out
 
 
@@ -73,7 +84,9 @@ def main(argv: list[str] | None = None) -> None:
         name: document.read_all(classifier, encoder, [d.text for d in docs], "en", record.reads)
         for name, docs in sets.items()
     }
-    how = document.Aggregation(**ckpt.document)
+    how = document.Aggregation.from_dict(ckpt.document)
+    fit_name = next(iter(sets))
+    plain, _ = document.fit(read[fit_name], [d.label for d in sets[fit_name]], ckpt.labels, per_label=False)
     lines = [
         "## How sentence answers combine into a review's (en)",
         "",
@@ -85,7 +98,7 @@ def main(argv: list[str] | None = None) -> None:
         "| combination | " + " | ".join(sets) + " |",
         "|---|" + "---|" * len(sets),
     ]
-    for name, combine in choices(ckpt.labels, how).items():
+    for name, combine in choices(ckpt.labels, how, plain).items():
         cells = []
         for set_name, docs in sets.items():
             probs = torch.stack([combine(p) for p in read[set_name]])

@@ -53,7 +53,7 @@ class Predictor:
         self.has_scale = ckpt.labels == scale.FIVE
         self.answer_labels = scale.labels_of(ckpt.labels, "three" if self.has_scale else "binary")
         self.reads = language(ckpt.language).reads
-        self.aggregation = document.Aggregation(**ckpt.document)
+        self.aggregation = document.Aggregation.from_dict(ckpt.document)
         cfg = ckpt.model_config
         directions = ("forward", "backward")[: cfg.num_directions]
         # h_n's order: member, then torch.nn.RNN's layer-major order, forward before backward.

@@ -12,6 +12,7 @@ import torch
 
 from model.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_checkpoint
 from model.data import sha256_file
+from model.document import Aggregation
 from model.inference import Classifier
 
 
@@ -98,6 +99,7 @@ def test_pickled_code_is_refused(tmp_path: Path) -> None:
         (lambda d: d.update(vocab=d["vocab"][:-3]), "does not match"),
         (lambda d: d["members"][0].pop("head.weight"), "head.weight"),
         (lambda d: d.update(members=[]), "no model weights"),
+        (lambda d: d.update(document={"strength": [0.0, 1.0, 2.0]}), "per-label document weight"),
     ],
 )
 def test_incompatible_contents(tiny_checkpoint: Path, tmp_path: Path, change: object, message: str) -> None:
@@ -150,3 +152,11 @@ def test_ensemble_stores_shared_tables_once_in_half_precision(tiny_zh_checkpoint
     torch.testing.assert_close(
         Classifier(again).forward_ids(seqs).logits, Classifier(frozen).forward_ids(seqs).logits, rtol=0, atol=0
     )
+
+
+def test_a_per_label_document_combination_survives_the_round_trip(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    ckpt = load_checkpoint(tiny_checkpoint)
+    how = Aggregation(last=0.5, shift=0.25, salience=(1.0, 2.0), strength=(0.5, 0.0))
+    ckpt.document = how.to_dict()
+    save_checkpoint(ckpt, tmp_path / "doc.pt")
+    assert Aggregation.from_dict(load_checkpoint(tmp_path / "doc.pt").document) == how

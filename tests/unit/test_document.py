@@ -97,3 +97,38 @@ def test_shift_moves_mass_between_the_polar_sides_and_keeps_the_rest(labels: tup
     # within a side, the labels keep their proportions
     torch.testing.assert_close(out[pos] / out[pos].sum(), probs[pos] / probs[pos].sum())
     assert torch.equal(shifted(probs, labels, 0.0), probs)
+
+
+def test_strength_weighs_a_label_in_its_sides_odds_and_keeps_the_rest() -> None:
+    probs = torch.tensor([0.1, 0.2, 0.4, 0.2, 0.1])
+    out = shifted(probs, scale.FIVE, 0.0, (0.0, 0.0, 0.0, 0.0, 1.0))
+    assert float(out[2]) == pytest.approx(0.4)  # neutral share kept
+    assert float(out.sum()) == pytest.approx(1.0)
+    # the positive side's odds count its very positive share e times: (0.2 + 0.1 e) / 0.3
+    assert float(out[3:].sum() / out[:2].sum()) == pytest.approx((0.2 + 0.1 * 2.718281828) / 0.3, rel=1e-5)
+    torch.testing.assert_close(out[3:] / out[3:].sum(), probs[3:] / probs[3:].sum())  # proportions kept
+    torch.testing.assert_close(out[:2] / out[:2].sum(), probs[:2] / probs[:2].sum())
+
+
+def test_salience_weighs_each_sentence_by_its_labels() -> None:
+    probs = torch.tensor([[0.0, 0.0, 1.0, 0.0, 0.0], [0.0, 0.5, 0.0, 0.5, 0.0]])
+    how = Aggregation(salience=(0.0, 1.0, 0.0, 2.0, 0.0))
+    expected = [1.0, 0.5 * 2.718281828 + 0.5 * 7.389056099]
+    assert weights(probs, scale.FIVE, how).tolist() == pytest.approx(expected, rel=1e-5)
+
+
+def test_fit_weighs_very_labels_when_they_decide() -> None:
+    # Positive reviews with a few very positive sentences among negative ones, and the reverse:
+    # the sides' totals read both wrong; only counting a "very" label for more reads them right.
+    pos_doc = torch.tensor([[0.0, 0.6, 0.0, 0.0, 0.4]] * 2)
+    neg_doc = torch.tensor([[0.4, 0.0, 0.0, 0.6, 0.0]] * 2)
+    docs, labels = [pos_doc] * 4 + [neg_doc] * 4, [1] * 4 + [0] * 4
+    assert polar_accuracy(docs, labels, scale.FIVE, Aggregation()) == 0.0
+    _, without = fit(docs, labels, scale.FIVE, per_label=False)
+    how, accuracy = fit(docs, labels, scale.FIVE)
+    assert without <= 0.5
+    assert accuracy == 1.0
+    assert how.strength[0] > 0
+    assert how.strength[4] > 0
+    assert len(how.salience) == 5
+    assert how.salience[2] == 0.0
