@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export SENTIMENT_DATA_DIR ?= $(abspath $(DATA_DIR))
 
-.PHONY: help serve test test-fast lint train evaluate ablations pooled bench stages peers cli-bench memory faults fuzz container-smoke clean
+.PHONY: help serve test test-fast lint train evaluate ablations pooled heldout bench stages peers cli-bench memory faults fuzz container-smoke clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -55,6 +55,13 @@ ablations: $(VENV)/.dev  ## train every row of research/ablations.$(LANG_).toml 
 pooled: $(VENV)/.dev  ## the shipped checkpoint and every kept ablation checkpoint pooled into one ensemble (after make ablations)
 	$(PY) -m research.pooled $$($(PY) -c 'from model.languages import language; print(language("$(LANG_)").checkpoint_path)') \
 		$$(ls $(KEEP)/$(LANG_)/row-*.pt | sort -V) --data-dir $(SENTIMENT_DATA_DIR) --out research/results/POOLED.$(LANG_).md
+
+heldout: $(VENV)/.dev  ## compositions with held-out words: two one-member English runs (after make ablations for row 52)
+	$(PY) -m research.heldout --data-dir $(SENTIMENT_DATA_DIR) --run held-out --keep $(KEEP)/heldout & \
+	$(PY) -m research.heldout --data-dir $(SENTIMENT_DATA_DIR) --run none --keep $(KEEP)/heldout; wait
+	cp $(KEEP)/en/row-52.pt $(KEEP)/heldout/all.pt
+	for r in all held-out none; do $(PY) -m model.document $(KEEP)/heldout/$$r.pt --data-dir $(SENTIMENT_DATA_DIR) & done; wait
+	$(PY) -m research.heldout --checkpoint $(foreach r,all held-out none,$(r)=$(KEEP)/heldout/$(r).pt)
 
 bench: $(VENV)/.dev  ## side-by-side benchmark (needs wrk: apt-get install wrk); writes bench/RESULTS.md
 	$(PY) -m bench.run
