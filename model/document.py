@@ -46,7 +46,7 @@ class Aggregation:
     last: float = 0.0
     shift: float = 0.0
     salience: tuple[float, ...] = ()  # per label, log weight in a sentence's weight; (): how polar it is
-    strength: tuple[float, ...] = ()  # per label, log weight of its share of the mean; (): all 0
+    strength: tuple[float, ...] = ()  # per label, log weight of its share in its side's odds; (): all 0
 
     @classmethod
     def from_dict(cls, stored: dict[str, float | list[float]]) -> Aggregation:
