@@ -190,7 +190,7 @@ def _from_dict(raw: object, path: Path) -> Checkpoint:
             raise ValueError("no model weights")
         if config.vocab_size != len(vocab) or config.num_labels != len(ckpt.labels):
             raise ValueError("model config does not match the vocabulary or labels")
-        if any(isinstance(v, list) and len(v) != len(ckpt.labels) for v in ckpt.document.values()):
+        if any(isinstance(v, list) and len(v) not in (0, len(ckpt.labels)) for v in ckpt.document.values()):
             raise ValueError("a per-label document weight does not match the labels")
         probe = SentimentRNN(config)  # every state_dict must fit the architecture: one net checks them all
         for state in ckpt.members:

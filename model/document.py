@@ -54,7 +54,8 @@ class Aggregation:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()})  # type: ignore[arg-type]
 
     def to_dict(self) -> dict[str, float | list[float]]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        """For a checkpoint's record; per-label fields only when fitted (older code reads the rest)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items() if v != ()}
 
 
 @dataclass(frozen=True)
@@ -181,19 +182,26 @@ def shifted(probs: Tensor, labels: tuple[str, ...], shift: float, strength: tupl
     return out
 
 
+# Documents of several pieces that per-label weights need: with a few dozen (a dry run), nothing
+# bounds them and L-BFGS overflows.
+PER_LABEL_MIN_DOCUMENTS = 1000
+
+
 def fit(
     sentence_probs: Sequence[Tensor], doc_labels: Sequence[int], labels: tuple[str, ...], per_label: bool = True
 ) -> tuple[Aggregation, float]:
     """The aggregation that best explains labelled documents' polarity (0 negative, 1 positive):
     maximum likelihood of each document's label under its combined polar log-odds, times a free
     scale (the mean of probabilities is not itself calibrated), by L-BFGS. A model with a neutral
-    label also gets a salience per label and a strength per "very" label, unless not ``per_label``.
+    label also gets a salience per label and a strength per "very" label, unless not ``per_label`` or
+    fewer than PER_LABEL_MIN_DOCUMENTS documents have several pieces.
     Returns it and its polar accuracy on those documents."""
     many = [i for i, p in enumerate(sentence_probs) if p.size(0) > 1]  # one piece answers as itself
     how = Aggregation()
     if many:
         docs, targets = [sentence_probs[i] for i in many], [doc_labels[i] for i in many]
-        how = _maximum_likelihood(docs, targets, labels, per_label and bool(scale.sides(labels)[1]))
+        per_label = per_label and bool(scale.sides(labels)[1]) and len(docs) >= PER_LABEL_MIN_DOCUMENTS
+        how = _maximum_likelihood(docs, targets, labels, per_label)
     return how, polar_accuracy(sentence_probs, doc_labels, labels, how)
 
 

@@ -160,3 +160,12 @@ def test_a_per_label_document_combination_survives_the_round_trip(tiny_checkpoin
     ckpt.document = how.to_dict()
     save_checkpoint(ckpt, tmp_path / "doc.pt")
     assert Aggregation.from_dict(load_checkpoint(tmp_path / "doc.pt").document) == how
+
+
+def test_a_combination_without_per_label_weights_is_stored_and_read_back(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    ckpt = load_checkpoint(tiny_checkpoint)  # a two-label model: its fit has no per-label weights
+    how = Aggregation(polarity=0.5, last=0.25, shift=-0.1)
+    ckpt.document = how.to_dict()
+    assert set(ckpt.document) == {"polarity", "last", "shift"}
+    save_checkpoint(ckpt, tmp_path / "doc.pt")
+    assert Aggregation.from_dict(load_checkpoint(tmp_path / "doc.pt").document) == how

@@ -122,7 +122,7 @@ def test_fit_weighs_very_labels_when_they_decide() -> None:
     # the sides' totals read both wrong; only counting a "very" label for more reads them right.
     pos_doc = torch.tensor([[0.0, 0.6, 0.0, 0.0, 0.4]] * 2)
     neg_doc = torch.tensor([[0.4, 0.0, 0.0, 0.6, 0.0]] * 2)
-    docs, labels = [pos_doc] * 4 + [neg_doc] * 4, [1] * 4 + [0] * 4
+    docs, labels = [pos_doc] * 500 + [neg_doc] * 500, [1] * 500 + [0] * 500
     assert polar_accuracy(docs, labels, scale.FIVE, Aggregation()) == 0.0
     _, without = fit(docs, labels, scale.FIVE, per_label=False)
     how, accuracy = fit(docs, labels, scale.FIVE)
@@ -132,3 +132,10 @@ def test_fit_weighs_very_labels_when_they_decide() -> None:
     assert how.strength[4] > 0
     assert len(how.salience) == 5
     assert how.salience[2] == 0.0
+
+
+def test_few_documents_get_no_per_label_weights() -> None:
+    docs = [torch.tensor([[0.0, 0.6, 0.0, 0.0, 0.4]] * 2)] * 4 + [torch.tensor([[0.4, 0.0, 0.0, 0.6, 0.0]] * 2)] * 4
+    how, _ = fit(docs, [1] * 4 + [0] * 4, scale.FIVE)
+    assert how.salience == ()
+    assert how.strength == ()
