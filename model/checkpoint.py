@@ -192,12 +192,30 @@ def _from_dict(raw: object, path: Path) -> Checkpoint:
             raise ValueError("model config does not match the vocabulary or labels")
         if any(isinstance(v, list) and len(v) not in (0, len(ckpt.labels)) for v in ckpt.document.values()):
             raise ValueError("a per-label document weight does not match the labels")
-        probe = SentimentRNN(config)  # every state_dict must fit the architecture: one net checks them all
-        for state in ckpt.members:
-            probe.load_state_dict(state)
+        _check_members(config, ckpt.members)
     except (TypeError, ValueError, KeyError, RuntimeError) as exc:
         raise CheckpointError(f"checkpoint {path} is inconsistent: {exc}") from exc
     return ckpt
+
+
+def _check_members(config: ModelConfig, members: list[dict[str, Tensor]]) -> None:
+    """Every state_dict must fit the architecture: raise ValueError or RuntimeError where one does not.
+
+    One net checks them all, built with two-entry tables: a full-size one would allocate its
+    embedding tables (tens of MB at the worker's peak) only to be thrown away. The tables' own
+    shapes are checked against the config, their entries swapped for the small net's.
+    """
+    tables: dict[str, tuple[int, ...]] = {"embedding.weight": (config.vocab_size, config.embedding_dim)}
+    if config.bigram_vocab_size:
+        tables["bigram_embedding.weight"] = (config.bigram_vocab_size, config.embedding_dim)
+        tables["bigram_keys"] = (config.bigram_vocab_size - 2,)
+    probe = SentimentRNN(replace(config, vocab_size=2, bigram_vocab_size=min(config.bigram_vocab_size, 3)))
+    small = probe.state_dict()
+    for state in members:
+        for key, shape in tables.items():
+            if key in state and tuple(state[key].shape) != shape:
+                raise ValueError(f"{key} has shape {tuple(state[key].shape)}, the model config gives {shape}")
+        probe.load_state_dict({**state, **{k: small[k] for k in tables if k in state}})
 
 
 def _is_embedding(key: str) -> bool:

@@ -82,12 +82,13 @@ class FastRNN:
             if self.sigmoid:
                 bias = bias - 2 * w_hh[i].sum(1)
             _project(state["embedding.weight"], w_ih, bias, self.table[i])
-        # Bigram embeddings as the checkpoint holds them, [K * bigrams, E], and each member's
-        # [E, D * H] of its directions' W_ih^T side by side (one matmul per member projects both).
-        self.bigram_embedding: Tensor | None = None
+        # Each member's bigram embeddings, the checkpoint's own tensors (not a copy: a copy would add
+        # their size to the worker's peak while loading), and its [E, D * H] of both directions'
+        # W_ih^T side by side (one matmul per member projects both).
+        self.bigram_embeddings: list[Tensor] = []
         self.bigram_w_ih_t = torch.empty(0)
         if cfg.bigram_vocab_size > 0:
-            self.bigram_embedding = torch.cat([state["bigram_embedding.weight"] for state in members])
+            self.bigram_embeddings = [state["bigram_embedding.weight"] for state in members]
             self.bigram_w_ih_t = torch.stack(
                 [torch.cat([state["rnn.weight_ih_l0" + s].float().t() for s in suffixes], 1) for state in members]
             ).mul_(self.scale)
@@ -222,13 +223,15 @@ class FastRNN:
 
         vocab = self.table.size(1)
         tables = [(rows(forward, 1, torch.arange(streams) * vocab), self.table.view(-1, hidden))]
-        if self.bigram_embedding is not None:
+        if self.bigram_embeddings:
             # This batch's distinct bigrams, each projected once per member and direction: one
             # [K, U, E] @ [K, E, D * H] matmul, rows (member, bigram, direction) of a [K * U * D, H] table.
             grams = bigram_ids(forward, self.bigram_keys, self.config.vocab_size)
             distinct, inverse = torch.unique(grams, return_inverse=True)
-            embedded = self.bigram_embedding.view(self.members, -1, self.config.embedding_dim)[:, distinct]
-            projected = torch.bmm(embedded.float(), self.bigram_w_ih_t)
+            embedded = torch.empty(self.members, distinct.numel(), self.config.embedding_dim)
+            for k, table in enumerate(self.bigram_embeddings):
+                embedded[k].copy_(table.index_select(0, distinct))  # widened from float16
+            projected = torch.bmm(embedded, self.bigram_w_ih_t)
             u = distinct.numel()
             offsets = (torch.arange(self.members) * u * dirs)[:, None] + torch.arange(dirs)[None, :]
             tables.append((rows(inverse, dirs, offsets.flatten()), projected.view(-1, hidden)))

@@ -136,14 +136,17 @@ def test_fast_path_keeps_no_embedding_tables(tiny_zh_checkpoint: Path) -> None:
 
 
 def test_bigram_inputs_stay_float16_embeddings_not_a_projected_table(tiny_zh_checkpoint: Path) -> None:
-    """A per-stream projected bigram table would be 4x the token table for the Chinese model."""
+    """A per-stream projected bigram table would be 4x the token table for the Chinese model; and the
+    fast path holds the checkpoint's own bigram tensors, not copies (which would raise peak memory)."""
     ckpt = load_checkpoint(tiny_zh_checkpoint)
     fast = Classifier(ckpt).fast
     assert fast is not None
     cfg = ckpt.model_config
-    assert fast.bigram_embedding is not None
-    assert fast.bigram_embedding.dtype == torch.float16
-    assert fast.bigram_embedding.shape == (len(ckpt.members) * cfg.bigram_vocab_size, cfg.embedding_dim)
+    assert len(fast.bigram_embeddings) == len(ckpt.members)
+    for table, member in zip(fast.bigram_embeddings, ckpt.members, strict=True):
+        assert table.dtype == torch.float16
+        assert table.shape == (cfg.bigram_vocab_size, cfg.embedding_dim)
+        assert table.data_ptr() == member["bigram_embedding.weight"].data_ptr()
     assert fast.table.shape == (len(ckpt.members) * cfg.num_directions, cfg.vocab_size, cfg.hidden_size)
 
 
