@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export SENTIMENT_DATA_DIR ?= $(abspath $(DATA_DIR))
 
-.PHONY: help serve test test-fast lint train evaluate ablations pooled heldout bench stages peers cli-bench memory faults fuzz container-smoke clean
+.PHONY: help serve test test-fast lint train evaluate ablations pooled heldout bench ab stages peers cli-bench memory faults fuzz container-smoke clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -65,6 +65,10 @@ heldout: $(VENV)/.dev  ## compositions with held-out words: two one-member Engli
 
 bench: $(VENV)/.dev  ## side-by-side benchmark (needs wrk: apt-get install wrk); writes bench/RESULTS.md
 	$(PY) -m bench.run
+
+REV ?= HEAD~1
+ab: $(VENV)/.dev  ## this checkout's service next to commit REV's, same run (needs wrk): make ab REV=HEAD~1
+	$(PY) -m bench.ab $(REV)
 
 stages: $(VENV)/.dev  ## where a /predict request's time goes, stage by stage (needs wrk); writes bench/STAGES.md
 	$(PY) -m bench.stages

@@ -55,7 +55,9 @@ class Server:
     (uvicorn run by `service.server`, with its header deadline and drain, as the image runs it).
     """
 
-    def __init__(self, target: str, env: dict[str, str] | None = None, factory: bool = False) -> None:
+    def __init__(
+        self, target: str, env: dict[str, str] | None = None, factory: bool = False, root: Path = ROOT
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         cmd = (
@@ -72,7 +74,7 @@ class Server:
         }
         self.started = time.perf_counter()
         self.proc = subprocess.Popen(
-            cmd, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            cmd, cwd=root, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
         )
         self.ready_s = self._wait_ready()
 
