@@ -140,8 +140,9 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
     try:
-        # Memory-mapped: the file's bytes are not copied into the process before conversion.
-        raw = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        # Read, not memory-mapped: the tensors then own their memory and need no copy, where a mapped
+        # file's pages and the copies made from them were both resident while loading.
+        raw = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, ValueError, zipfile.BadZipFile, pickle.UnpicklingError) as exc:
         raise CheckpointError(f"checkpoint {path} is corrupt or not a checkpoint: {exc}") from exc
     return _from_dict(raw, path)
@@ -163,11 +164,11 @@ def _from_dict(raw: object, path: Path) -> Checkpoint:
         config = ModelConfig.from_dict(raw["model_config"])
         vocab = Vocab(raw["vocab"])
 
-        # Copies, so nothing stays mapped to the file; float16 embedding tables stay float16.
+        # Float16 embedding tables stay float16; other floats are read as float32.
         def widen(key: str, value: Tensor) -> Tensor:
-            if _is_embedding(key) and value.dtype == torch.float16:
-                return value.clone()
-            return value.to(torch.float32, copy=True) if value.is_floating_point() else value.clone()
+            if not value.is_floating_point() or (_is_embedding(key) and value.dtype == torch.float16):
+                return value
+            return value.float()
 
         shared = {k: widen(k, v) for k, v in dict(raw.get("shared", {})).items()}
         members = [{**shared, **{k: widen(k, v) for k, v in m.items()}} for m in raw["members"]]

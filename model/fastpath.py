@@ -13,10 +13,12 @@ differently:
   running at the block's start, and runs the recurrence in place over them; max and mean pooling
   are a running maximum and sum over the running texts, not stored outputs. A single text instead
   runs every step in place in its gathered inputs and pools once at the end: two ops per step.
-- Bigram inputs (the Chinese model) are the exception: a table of every bigram would be 4x the
-  token table (70 MB of a worker in float32), so the fast path keeps the checkpoint's float16
-  bigram embeddings and projects, per batch, only the distinct bigrams that batch contains (a
-  repeated bigram once), both directions of a member in one matmul.
+- Bigram inputs (the Chinese model) are the exception: a projected table of every bigram would be
+  4x the character table (70 MB of a worker in float32), so the fast path keeps the checkpoint's
+  float16 character and bigram embeddings and projects, per batch, the distinct (character, left
+  bigram) pairs that batch contains (a repeated pair once; a step's input is the sum of the two
+  embeddings), both directions of a member in one matmul. One gather per block of steps, and no
+  character table either.
 - tanh(z) = 2 sigmoid(2z) - 1: on CPUs where torch's sigmoid is faster than its tanh (AMD EPYC here;
   Intel Xeon with AVX-512 the reverse) the recurrence runs on s = sigmoid(2z) instead, with the
   weights scaled to match (below), one sigmoid per step; the pooled states are mapped back to h at
@@ -73,25 +75,33 @@ class FastRNN:
         self.sigmoid = sigmoid_is_faster()
         self.scale, self.offset = (2.0, -1.0) if self.sigmoid else (1.0, 0.0)  # h = scale * s + offset
         w_hh = [state["rnn.weight_hh_l0" + s].float() for state, s in rnns]
-        # Written in place, stream by stream and in row blocks: no per-stream temporaries, no
-        # stacking copy, and no float32 copy of a whole embedding table (peak memory is the tables).
-        self.table = torch.empty(streams, cfg.vocab_size, hidden)  # [S, V, H], S = members * directions
-        for i, (state, s) in enumerate(rnns):
-            w_ih = state["rnn.weight_ih_l0" + s].float() * self.scale
-            bias = (state["rnn.bias_ih_l0" + s] + state["rnn.bias_hh_l0" + s]) * self.scale
-            if self.sigmoid:
-                bias = bias - 2 * w_hh[i].sum(1)
-            _project(state["embedding.weight"], w_ih, bias, self.table[i])
-        # Each member's bigram embeddings, the checkpoint's own tensors (not a copy: a copy would add
-        # their size to the worker's peak while loading), and its [E, D * H] of both directions'
-        # W_ih^T side by side (one matmul per member projects both).
+        w_ih = [state["rnn.weight_ih_l0" + s].float() * self.scale for state, s in rnns]
+        bias = [(state["rnn.bias_ih_l0" + s] + state["rnn.bias_hh_l0" + s]) * self.scale for state, s in rnns]
+        if self.sigmoid:
+            bias = [b - 2 * w.sum(1) for b, w in zip(bias, w_hh, strict=True)]
+        self.table = torch.empty(0)
+        self.char_embeddings: list[Tensor] = []
         self.bigram_embeddings: list[Tensor] = []
-        self.bigram_w_ih_t = torch.empty(0)
-        if cfg.bigram_vocab_size > 0:
+        self.pair_w_ih_t = self.pair_bias = torch.empty(0)
+        if cfg.bigram_vocab_size == 0:
+            # Written in place, stream by stream and in row blocks: no per-stream temporaries, no
+            # stacking copy, and no float32 copy of a whole embedding table (peak memory is the tables).
+            self.table = torch.empty(streams, cfg.vocab_size, hidden)  # [S, V, H], S = members * directions
+            for i, (state, _) in enumerate(rnns):
+                _project(state["embedding.weight"], w_ih[i], bias[i], self.table[i])
+        else:
+            # Each member's character and bigram embeddings, the checkpoint's own tensors (a copy would
+            # add their size to the worker's peak while loading), and per member both directions' W_ih^T
+            # side by side, [E, D * H], and biases, [1, D * H]: one matmul per member projects both.
+            self.char_embeddings = [state["embedding.weight"] for state in members]
             self.bigram_embeddings = [state["bigram_embedding.weight"] for state in members]
-            self.bigram_w_ih_t = torch.stack(
-                [torch.cat([state["rnn.weight_ih_l0" + s].float().t() for s in suffixes], 1) for state in members]
-            ).mul_(self.scale)
+            dirs = cfg.num_directions
+            self.pair_w_ih_t = torch.stack(
+                [torch.cat([w.t() for w in w_ih[k * dirs : (k + 1) * dirs]], 1) for k in range(self.members)]
+            )
+            self.pair_bias = torch.stack(
+                [torch.cat(bias[k * dirs : (k + 1) * dirs])[None] for k in range(self.members)]
+            )
         self.bigram_keys = members[0]["bigram_keys"]
         self.w_hh_t = torch.stack([w.t() * self.scale**2 for w in w_hh]).contiguous()
         # What s_{-1} adds to the first step's input: W s_{-1}, [S, 1, H] (zero in the tanh form).
@@ -221,27 +231,30 @@ class FastRNN:
                 per_stream[1::2] = ids.gather(1, backward_index)
             return (per_stream * stride + offsets.view(streams, 1, 1)).permute(2, 0, 1).contiguous()
 
-        vocab = self.table.size(1)
-        tables = [(rows(forward, 1, torch.arange(streams) * vocab), self.table.view(-1, hidden))]
-        if self.bigram_embeddings:
-            # This batch's distinct bigrams, each projected once per member and direction: one
-            # [K, U, E] @ [K, E, D * H] matmul, rows (member, bigram, direction) of a [K * U * D, H] table.
+        if not self.char_embeddings:
+            index, table = rows(forward, 1, torch.arange(streams) * self.table.size(1)), self.table.view(-1, hidden)
+        else:
+            # A character's input is its embedding plus its left bigram's, so the batch's distinct
+            # (character, bigram) pairs are projected, each once per member and direction: one
+            # [K, U, E] @ [K, E, D * H] matmul, rows (member, pair, direction) of a [K * U * D, H] table.
             grams = bigram_ids(forward, self.bigram_keys, self.config.vocab_size)
-            distinct, inverse = torch.unique(grams, return_inverse=True)
+            bigram_vocab = self.config.bigram_vocab_size
+            distinct, inverse = torch.unique(forward * bigram_vocab + grams, return_inverse=True)
+            chars, pair_grams = distinct.div(bigram_vocab, rounding_mode="floor"), distinct.remainder(bigram_vocab)
             embedded = torch.empty(self.members, distinct.numel(), self.config.embedding_dim)
-            for k, table in enumerate(self.bigram_embeddings):
-                embedded[k].copy_(table.index_select(0, distinct))  # widened from float16
-            projected = torch.bmm(embedded, self.bigram_w_ih_t)
+            for k, (char_table, gram_table) in enumerate(
+                zip(self.char_embeddings, self.bigram_embeddings, strict=True)
+            ):
+                embedded[k].copy_(char_table.index_select(0, chars))  # widened from float16
+                embedded[k] += gram_table.index_select(0, pair_grams)
+            projected = torch.baddbmm(self.pair_bias, embedded, self.pair_w_ih_t)
             u = distinct.numel()
             offsets = (torch.arange(self.members) * u * dirs)[:, None] + torch.arange(dirs)[None, :]
-            tables.append((rows(inverse, dirs, offsets.flatten()), projected.view(-1, hidden)))
+            index, table = rows(inverse, dirs, offsets.flatten()), projected.view(-1, hidden)
 
         def gather(start: int, stop: int, n: int) -> Tensor:
             # index_select on flat rows is several times faster than table[index]
-            out = tables[0][1].index_select(0, tables[0][0][start:stop, :, :n].flatten())
-            for index, table in tables[1:]:
-                out += table.index_select(0, index[start:stop, :, :n].flatten())
-            return out.view(stop - start, streams, n, hidden)
+            return table.index_select(0, index[start:stop, :, :n].flatten()).view(stop - start, streams, n, hidden)
 
         return gather
 

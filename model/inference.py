@@ -44,7 +44,7 @@ class Classifier:
         self.ckpt = ckpt.without_embeddings() if self.fast else ckpt
         self.path = (
             "fast: precomputed input projection per token"
-            + (" (per batch for bigrams)" if cfg.bigram_vocab_size else "")
+            + (" (per batch, per character-bigram pair, with bigrams)" if cfg.bigram_vocab_size else "")
             + ", all directions and members in one batched loop"
             if self.fast
             else "torch.nn.RNN (packed sequences)"

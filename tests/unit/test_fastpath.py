@@ -135,19 +135,24 @@ def test_fast_path_keeps_no_embedding_tables(tiny_zh_checkpoint: Path) -> None:
     assert len(Classifier(ckpt, fast=False).models) == len(ckpt.members)
 
 
-def test_bigram_inputs_stay_float16_embeddings_not_a_projected_table(tiny_zh_checkpoint: Path) -> None:
-    """A per-stream projected bigram table would be 4x the token table for the Chinese model; and the
-    fast path holds the checkpoint's own bigram tensors, not copies (which would raise peak memory)."""
+def test_character_and_bigram_inputs_stay_float16_embeddings_not_projected_tables(tiny_zh_checkpoint: Path) -> None:
+    """Projected tables would be 4x (bigrams) and 2x (characters) the checkpoint's float16 embeddings
+    for the Chinese model: the fast path holds the checkpoint's own embedding tensors, not copies
+    (which would raise peak memory), and projects a batch's pairs of them."""
     ckpt = load_checkpoint(tiny_zh_checkpoint)
     fast = Classifier(ckpt).fast
     assert fast is not None
     cfg = ckpt.model_config
-    assert len(fast.bigram_embeddings) == len(ckpt.members)
-    for table, member in zip(fast.bigram_embeddings, ckpt.members, strict=True):
-        assert table.dtype == torch.float16
-        assert table.shape == (cfg.bigram_vocab_size, cfg.embedding_dim)
-        assert table.data_ptr() == member["bigram_embedding.weight"].data_ptr()
-    assert fast.table.shape == (len(ckpt.members) * cfg.num_directions, cfg.vocab_size, cfg.hidden_size)
+    assert fast.table.numel() == 0
+    for tables, key, rows in (
+        (fast.char_embeddings, "embedding.weight", cfg.vocab_size),
+        (fast.bigram_embeddings, "bigram_embedding.weight", cfg.bigram_vocab_size),
+    ):
+        assert len(tables) == len(ckpt.members)
+        for table, member in zip(tables, ckpt.members, strict=True):
+            assert table.dtype == torch.float16
+            assert table.shape == (rows, cfg.embedding_dim)
+            assert table.data_ptr() == member[key].data_ptr()
 
 
 def test_large_batches_run_in_passes_within_the_memory_budget(
