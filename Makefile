@@ -56,10 +56,10 @@ pooled: $(VENV)/.dev  ## the shipped checkpoint and every kept ablation checkpoi
 	$(PY) -m research.pooled $$($(PY) -c 'from model.languages import language; print(language("$(LANG_)").checkpoint_path)') \
 		$$(ls $(KEEP)/$(LANG_)/row-*.pt | sort -V) --data-dir $(SENTIMENT_DATA_DIR) --out research/results/POOLED.$(LANG_).md
 
-heldout: $(VENV)/.dev  ## compositions with held-out words: two one-member English runs (after make ablations for row 54)
+heldout: $(VENV)/.dev  ## compositions with held-out words: two one-member English runs (after make ablations for row 52)
 	$(PY) -m research.heldout --data-dir $(SENTIMENT_DATA_DIR) --run held-out --keep $(KEEP)/heldout & \
 	$(PY) -m research.heldout --data-dir $(SENTIMENT_DATA_DIR) --run none --keep $(KEEP)/heldout; wait
-	cp $(KEEP)/en/row-54.pt $(KEEP)/heldout/all.pt
+	cp $(KEEP)/en/row-52.pt $(KEEP)/heldout/all.pt
 	for r in all held-out none; do $(PY) -m model.document $(KEEP)/heldout/$$r.pt --data-dir $(SENTIMENT_DATA_DIR) & done; wait
 	$(PY) -m research.heldout --checkpoint $(foreach r,all held-out none,$(r)=$(KEEP)/heldout/$(r).pt)
 

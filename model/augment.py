@@ -59,34 +59,6 @@ _CONTRAST = """{a} , but {b} | {a} , yet {b} | {a} . however , {b} | although {a
 even though {a} , {b} | despite {a} , {b} | {b} , although {a} | {b} , though {a} | {b} , even though {a}
 {b} despite {a} | {b} , even if {a} | {n} was {a} , but {b}
 i thought it would be {a} , but it was {b} | i expected {a} , but {n} was {b}"""
-# More words for each construction: `make heldout` showed that a construction is learned only as far
-# as its templates' words go (a negator or connective seen only in the treebank is read as before).
-_WIDER = {
-    "flip": """{n} did not turn out to be {a} | it would be hard to call {n} {a} | nobody could claim {n} was {a}
-i would not go so far as to say it was {a} | {n} never really manages to be {a} | at no point did {n} feel {a}
-{n} fails to be {a} | {n} is anything but {a} | {n} could hardly be called {a} | {n} is not exactly {a}
-{n} does not strike me as {a} | i would not describe {n} as {a} | {n} is not what i would call {a}
-{n} was rarely {a} | {n} is seldom {a} | {n} scarcely seemed {a} | {n} is hardly ever {a}
-in no way was {n} {a} | {n} is by no means {a} | {n} was never once {a} | {n} is no longer {a}
-nobody thought {n} was {a} | there was nothing {a} about {n} | no part of {n} was {a}
-not a single moment was {a} | nothing about {n} was {a} | none of us found {n} {a}
-few people would find {n} {a} | i have never found {n} {a} | {n} did n't turn out {a}
-{n} was n't really {a} | {n} is n't particularly {a} | {n} is not that {a} | {n} was not very {a}
-we did n't think {n} was {a} | i do n't find {n} {a} | {n} does n't seem {a} to me
-{n} is not {a} in any way | {n} has never been {a} | {n} wo n't be {a}""",
-    "keep": """it is not that {n} is n't {a} | i would n't say {n} was n't {a} | you can not say {n} is n't {a}
-there is no denying {n} is {a} | no one can deny {n} is {a}
-i ca n't pretend {n} was n't {a} | it 's not as if {n} was n't {a} | {n} never fails to be {a}
-{n} is always {a} | {n} was truly {a} | {n} is genuinely {a} | {n} was quite {a}""",
-    "contrast": """{a} , still {b} | {a} ; nevertheless , {b} | {a} . even so , {b} | while {a} , {b}
-{a} . on the other hand , {b} | {a} . that said , {b} | {a} aside , {b}
-apart from {a} , {b} | other than {a} , {b} | except for {a} , {b} | {a} , but overall {b}
-at first {a} , but in the end {b} | i hoped for {a} , but got {b} | {n} looked {a} , but was {b}""",
-    "save": """{a} ca n't save {b} | {a} does n't rescue {b} | {a} can not hide {b} | {a} is no consolation for {b}
-{a} is wasted on {b} | even {a} could n't save {b} | {a} does little to help {b} | {a} fails to rescue {b}""",
-    "spoil": """{a} does n't spoil {b} | {a} does n't change the fact that {b} | {a} ca n't hide {b}
-{a} hardly matters next to {b} | {a} is a small price for {b}""",
-}
 TEMPLATES: tuple[tuple[str, str], ...] = (
     *(
         (t.strip(), rule)
@@ -98,7 +70,6 @@ TEMPLATES: tuple[tuple[str, str], ...] = (
     ("{a} is not enough to make up for {b}", "save"),
     ("not even {a} could spoil {b}", "spoil"),
     ("{a} does not take away from {b}", "spoil"),
-    *((t.strip(), rule) for rule, block in _WIDER.items() for t in block.replace("\n", " | ").split(" | ")),
 )
 SIDE_LABEL = {-1: 1, 0: 2, 1: 3}  # the five-point label a composed text gets: a mild one
 DETERMINERS = frozenset(["the", "a", "an", "this", "that", "its", "his", "her", "their", "my", "our", "your"])
@@ -120,8 +91,7 @@ def composed(
     """``count`` texts built by TEMPLATES from the five-point training phrases of 1 to
     ``max_tokens`` tokens, each with the label its rule gives: the treebank has few phrases where a
     negator, quantifier or connective meets a phrase of each polarity, so the model reads the word,
-    not the construction ("nothing wrong" as negative). A template with a word the vocabulary lacks
-    is left out (a dry run's small vocabulary; the shipped one has every word, which a test checks)."""
+    not the construction ("nothing wrong" as negative)."""
     pools: dict[int, list[list[int]]] = {-1: [], 0: [], 1: []}
     subjects = []
     determiners = {vocab.encode([w])[0] for w in DETERMINERS if w in vocab}
@@ -133,10 +103,10 @@ def composed(
     templates = []  # each token is a slot or its id, encoded once
     for text, rule in TEMPLATES:
         tokens = [t if t in SLOTS else vocab.encode([t])[0] for t in text.split()]
-        if UNK_ID not in tokens and (subjects or "{n}" not in tokens):
+        if UNK_ID in tokens:
+            raise ValueError(f"template {text!r} has a word outside the vocabulary")
+        if subjects or "{n}" not in tokens:
             templates.append((tokens, rule))
-    if not templates:
-        raise ValueError("no template has all its words in the vocabulary")
     rng = random.Random(seed)
     out: list[tuple[list[int], int]] = []
     while len(out) < count:

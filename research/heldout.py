@@ -86,7 +86,7 @@ def render(results: dict[str, Any]) -> str:
         f"compositions, with {COMPOSITIONS:,} from all templates, and with {COMPOSITIONS:,} from the templates "
         f"that contain none of the words {', '.join(repr(w) for w in HELD_OUT)}. Scored on the behavioural "
         "set's sentences with one of those words (no template of the held-out run had them) and on the rest. "
-        "Measured here: `--run held-out none` (two commands at once) and, for `all`, row 54 of "
+        "Measured here: `--run held-out none` (two commands at once) and, for `all`, row 52 of "
         "`research.ablations --lang en --keep DIR` (the same recipe); each checkpoint then refitted by "
         "`python -m model.document`, so that all three combine sentences alike, and scored with `--checkpoint`.",
         "",
