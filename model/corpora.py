@@ -95,7 +95,6 @@ def read_treebank(data_dir: Path) -> Corpus:
     test = [tree[0] for tree in trees["test"]]
     three_of_five = (0, 0, 1, 2, 2)
     files = [*data.TREE_FILES.values(), data.SST_FILES["dev"], data.SST_FILES["test"], data.CR_FILE, data.IMDB_FILE]
-    files.append(data.MPQA_FILE)
     return Corpus(
         train=train,
         dev=[tree[0] for tree in trees["dev"]],
@@ -108,7 +107,6 @@ def read_treebank(data_dir: Path) -> Corpus:
             "sst2-test": data.read_sst(data_dir, "test"),
             "cr": data.read_labelled_lines(data_dir / data.CR_FILE),
             "imdb-test": data.read_imdb(data_dir, "test"),
-            "mpqa-dev": data.read_mpqa(data_dir)[1],
         },
         views={
             "sst3-test": "three",
@@ -116,7 +114,6 @@ def read_treebank(data_dir: Path) -> Corpus:
             "sst2-test": "binary",
             "cr": "binary",
             "imdb-test": "binary",
-            "mpqa-dev": "binary",
         },
     )
 
@@ -133,19 +130,6 @@ def _treebank_phrases(data_dir: Path) -> tuple[Example, ...]:
             labels.setdefault(key, Counter())[node.label] += 1
             first.setdefault(key, node.text)
     return tuple(Example(first[key], counts.most_common(1)[0][0]) for key, counts in labels.items())
-
-
-def mpqa_phrases(data_dir: Path, train: list[Example], balanced: bool) -> list[Example]:
-    """MPQA's training part as mild five-point labels (`negative`, `positive`), without the phrases
-    the treebank already labels; ``balanced``: as many negative phrases as positive ones (seeded)."""
-    seen = {" ".join(tokenize(ex.text)) for ex in train}
-    phrases = [ex for ex in data.read_mpqa(data_dir)[0] if " ".join(tokenize(ex.text)) not in seen]
-    phrases = _dedupe(phrases, tokenize)
-    if balanced:
-        sides = [[ex for ex in phrases if ex.label == label] for label in (0, 1)]
-        n = min(map(len, sides))
-        phrases = [ex for side in sides for ex in random.Random(0).sample(side, n)]
-    return [Example(ex.text, FIVE.index("positive" if ex.label else "negative")) for ex in phrases]
 
 
 def read_sst2(data_dir: Path) -> Corpus:

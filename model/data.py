@@ -123,13 +123,6 @@ def read_labelled_lines(path: Path) -> list[Example]:
     return examples
 
 
-def read_mpqa(data_dir: Path) -> tuple[list[Example], list[Example]]:
-    """MPQA's opinion phrases: (training part, held-out part). Every tenth line is held out, so that
-    a model trained on the rest is still scored on news phrases it has not seen."""
-    examples = read_labelled_lines(data_dir / MPQA_FILE)
-    return [ex for i, ex in enumerate(examples) if i % 10], examples[::10]
-
-
 def read_tsv_rows(path: Path, columns: tuple[str, ...]) -> list[dict[str, str]]:
     """A headed TSV's rows, each with at least ``columns`` (stripped)."""
     with open(_require(path), encoding="utf-8", newline="") as fh:

@@ -117,16 +117,11 @@ def sentiment_tune(
 
 
 def embedding_table(
-    itos: Sequence[str],
-    vectors: WordVectors,
-    padding_ids: Sequence[int] = (0, 1),
-    seed: int = 12345,
-    unseen_from: int | None = None,
+    itos: Sequence[str], vectors: WordVectors, padding_ids: Sequence[int] = (0, 1), seed: int = 12345
 ) -> tuple[Tensor, int]:
     """The [len(itos), dim] table: pretrained rows where a word has a vector, small random rows
     (fixed seed, the vectors' spread) for the rest, zeros for padding and UNK. Returns the count
-    of pretrained rows. With ``unseen_from``, a word from that row on (one training never reads)
-    without a vector gets zeros: a random row there would be noise the network never learned to read."""
+    of pretrained rows."""
     index = vectors.lookup()
     scale = float(vectors.vectors.std()) * 3**0.5
     table = torch.empty(len(itos), vectors.vectors.size(1)).uniform_(
@@ -139,8 +134,6 @@ def embedding_table(
             table[i] = vectors.vectors[j]
             found += 1
     table[list(padding_ids)] = 0.0
-    if unseen_from is not None:
-        table[[i for i in range(unseen_from, len(itos)) if itos[i] not in index]] = 0.0
     return table, found
 
 
@@ -158,7 +151,6 @@ _CACHE_KEY = (
     "seed",
     "max_length",
     "dry_run",
-    "mpqa",
 )
 
 
@@ -180,15 +172,13 @@ def general_vectors(name: str) -> WordVectors | None:
     return WordVectors(words, vectors)
 
 
-def joint_table(
-    itos: Sequence[str], vectors: WordVectors, general: WordVectors | None, unseen_from: int | None = None
-) -> tuple[Tensor, int]:
+def joint_table(itos: Sequence[str], vectors: WordVectors, general: WordVectors | None) -> tuple[Tensor, int]:
     """`embedding_table` of ``vectors``, with the ``general`` vectors' table appended to each row,
     scaled to the same spread; returns the table and the count of rows with a (first) vector."""
-    table, found = embedding_table(itos, vectors, unseen_from=unseen_from)
+    table, found = embedding_table(itos, vectors)
     if general is None:
         return table, found
-    extra, _ = embedding_table(itos, general, unseen_from=unseen_from)
+    extra, _ = embedding_table(itos, general)
     extra *= float(vectors.vectors.std()) / float(general.vectors.std())
     return torch.cat([table, extra], dim=1), found
 

@@ -23,8 +23,6 @@ from model.network import Pooling
 Vectors = Literal["none", "word2vec", "word2vec+sentiment"]
 GeneralVectors = Literal["none", "glove-6b-50d"]
 CorpusName = Literal["sst-treebank", "sst2", "chnsenticorp"]
-Mpqa = Literal["none", "all", "balanced"]
-VocabFill = Literal["domain", "merged"]
 # Options that change where a run reads or writes, or how fast it goes, never what it trains.
 RUN_OPTIONS = frozenset({"data_dir", "out", "workers", "cache_dir"})
 # A dry run is tiny unless the command line says otherwise.
@@ -73,9 +71,6 @@ class TrainConfig(BaseModel):
     compositions: int = Field(
         0, ge=0, description="texts composed from five-point training phrases by English construction rules"
     )
-    mpqa: Mpqa = Field(
-        "none", description="MPQA's news opinion phrases (all but a held-out tenth) as mild training texts"
-    )
     freeze_embeddings: bool = Field(False, description="keep the (pre-trained) embedding tables fixed")
     vectors: Vectors = Field("none", description="pre-trained token vectors, optionally tuned towards sentiment")
     general_vectors: GeneralVectors = Field(
@@ -87,9 +82,6 @@ class TrainConfig(BaseModel):
     w2v_window: int = Field(5, ge=1, description="word2vec's context window")
     sentiment_epochs: int = Field(3, ge=1, description="passes over the labelled reviews when tuning vectors")
     vocab_size: int = Field(0, ge=0, description="vocabulary cap, training tokens first (0: no cap)")
-    vocab_fill: VocabFill = Field(
-        "domain", description="after the training tokens: the word2vec text's words first, or both sets' taken in turn"
-    )
     min_freq: int = Field(1, ge=1, description="training tokens seen fewer times (and without a vector) are UNK")
     bigram_min_freq: int = Field(0, ge=0, description="left-bigram input embeddings for pairs seen N+ times (0: off)")
     max_length: int = Field(256, ge=1, description="tokens read per text")
@@ -99,9 +91,6 @@ class TrainConfig(BaseModel):
     def _consistent(self) -> TrainConfig:
         if self.corpus is not None and self.corpus not in language(self.lang).corpora:
             raise ValueError(f"{self.lang} has no corpus {self.corpus!r}")
-        corpus: str = self.corpus if self.corpus is not None else next(iter(language(self.lang).corpora))
-        if self.mpqa != "none" and corpus != "sst-treebank":
-            raise ValueError("mpqa phrases join the five-point treebank corpus (corpus sst-treebank)")
         if self.fgm > 0 and self.freeze_embeddings:
             raise ValueError("fgm moves the embedding tables: it needs trainable ones (--no-freeze-embeddings)")
         if self.general_vectors != "none" and (self.vectors == "none" or self.lang != "en"):

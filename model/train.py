@@ -18,7 +18,6 @@ Seeded and deterministic: the same seed and data give the same weights and metri
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import multiprocessing
@@ -27,7 +26,6 @@ import shlex
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -38,7 +36,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from model import augment, corpora, document, pretrain
+from model import augment, document, pretrain
 from model.checkpoint import Checkpoint, save_checkpoint
 from model.corpora import Corpus
 from model.data import length_bucketed_batches
@@ -70,7 +68,7 @@ class Prepared:
 
 def build_vocab(cfg: TrainConfig, train_tokens: list[list[str]], *pretrained: pretrain.WordVectors | None) -> Vocab:
     """Training tokens by frequency (min_freq, or any with a vector), then each pre-trained set's
-    words by their frequency (with ``vocab_fill = "merged"``, one from each set in turn), up to the cap."""
+    words by their frequency, up to the cap."""
     counts = Counter(t for toks in train_tokens for t in toks if t not in (PAD, UNK))
     known = set(pretrained[0].words) if pretrained and pretrained[0] is not None else set()
     itos = [
@@ -79,22 +77,12 @@ def build_vocab(cfg: TrainConfig, train_tokens: list[list[str]], *pretrained: pr
         *sorted((t for t, c in counts.items() if c >= cfg.min_freq or t in known), key=lambda t: (-counts[t], t)),
     ]
     have = set(itos)
-    lists = [v.words for v in pretrained if v is not None]
-    # "merged": one word from each set in turn, each set's by its own frequency.
-    order = itertools.chain(*lists) if cfg.vocab_fill == "domain" else _in_turn(lists)
-    for word in order:
-        if cfg.vocab_size and len(itos) >= cfg.vocab_size:
-            break
-        if word not in have:
-            itos.append(word)
-            have.add(word)
+    for vectors in pretrained:
+        if vectors is not None and (not cfg.vocab_size or len(itos) < cfg.vocab_size):
+            new = [w for w in vectors.words if w not in have]
+            itos += new
+            have.update(new)
     return Vocab(itos[: cfg.vocab_size] if cfg.vocab_size else itos)
-
-
-def _in_turn(lists: list[list[str]]) -> Iterator[str]:
-    """The lists' items taken one from each in turn, until all are spent."""
-    for group in itertools.zip_longest(*lists):
-        yield from (w for w in group if w is not None)
 
 
 def build_bigrams(cfg: TrainConfig, vocab: Vocab, train_ids: list[list[int]]) -> Tensor:
@@ -117,9 +105,6 @@ def prepare(cfg: TrainConfig, corpus: Corpus | None = None) -> Prepared:
         corpus = lang.load_corpus(
             Path(cfg.data_dir), corpus_name=cfg.corpus, dry_run=cfg.dry_run, pretraining=cfg.vectors != "none"
         )
-    if cfg.mpqa != "none":
-        made = corpora.mpqa_phrases(Path(cfg.data_dir), corpus.train, balanced=cfg.mpqa == "balanced")
-        corpus = replace(corpus, train=corpus.train + made)
     if cfg.compositions and cfg.lang == "zh":  # composed from whole reviews' clauses, as text
         least = 1 if cfg.dry_run else augment.CLAUSE_MIN_COUNT
         made = augment.composed_zh(corpus.train, cfg.compositions, cfg.seed, least)
@@ -146,11 +131,7 @@ def prepare(cfg: TrainConfig, corpus: Corpus | None = None) -> Prepared:
     )
     tables: dict[str, Tensor] = {}
     if vectors is not None:
-        unseen_from = None
-        if cfg.vocab_fill == "merged":  # the filled words come after every training token
-            seen = {t for toks in train_tokens for t in toks}
-            unseen_from = next((i for i, w in enumerate(vocab.itos) if i > UNK_ID and w not in seen), len(vocab))
-        tables["embedding.weight"], found = pretrain.joint_table(vocab.itos, vectors, general, unseen_from)
+        tables["embedding.weight"], found = pretrain.joint_table(vocab.itos, vectors, general)
         print(f"vocabulary {len(vocab)}: {found} pre-trained vectors", file=sys.stderr)
     if cfg.bigram_min_freq:
         tables["bigram_keys"] = keys

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from model import pretrain
-from model.pretrain import WordVectors
 from model.recipe import TrainConfig
-from model.train import build_vocab, train, word_dropout
+from model.train import train, word_dropout
 from tests import synthetic
 
 CFG = TrainConfig(seed=3, epochs=1, members=2, embedding_dim=8, hidden_size=6, batch_size=32)
@@ -41,24 +39,3 @@ def test_word_dropout_replaces_only_real_tokens() -> None:
     dropped = (out[:, :3] == 1).float().mean().item()
     assert 0.4 < dropped < 0.6
     assert torch.equal(word_dropout(ids, 0.0, torch.Generator()), ids)
-
-
-def test_vocabulary_fills_after_the_training_tokens_from_one_set_or_both_in_turn() -> None:
-    domain = WordVectors(["film", "good", "plot", "cast"], torch.zeros(4, 1))
-    general = WordVectors(["the", "app", "film", "router"], torch.zeros(4, 1))
-    cfg = TrainConfig(vocab_size=8)
-    training = [["good", "the"], ["good"]]
-    assert build_vocab(cfg, training, domain, general).itos[2:] == ("good", "the", "film", "plot", "cast", "app")
-    merged = build_vocab(cfg.override(vocab_fill="merged"), training, domain, general)
-    assert merged.itos[2:] == ("good", "the", "film", "app", "plot", "cast")
-
-
-def test_a_filled_word_without_a_vector_reads_as_zeros_not_noise() -> None:
-    rows = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
-    vectors = WordVectors(["good", "app"], rows)
-    itos = ["<pad>", "<unk>", "good", "plot", "app", "router"]  # training tokens: good, plot
-    table, found = pretrain.joint_table(itos, vectors, None, unseen_from=4)
-    assert found == 2
-    assert table[[0, 1, 5]].abs().sum() == 0  # padding, UNK, and "router": filled, no vector
-    assert table[3].abs().sum() > 0  # "plot": a training token without a vector keeps its random row
-    assert torch.equal(table[[2, 4]], rows)
