@@ -26,7 +26,8 @@ class Corpus:
     test: list[Example]
     checksums: dict[str, str]
     labels: tuple[str, ...] = BINARY
-    # Evaluation-only sets, reported beside test (never used for training or selection).
+    # Other sets reported beside test: never trained on; only those read from dev (``*-dev``) may choose
+    # between runs.
     extra: dict[str, list[Example]] = field(default_factory=dict)
     # How each extra set's labels read the model's answer (`model.scale`); absent: the model's labels.
     views: dict[str, View] = field(default_factory=dict)
@@ -91,6 +92,7 @@ def read_treebank(data_dir: Path) -> Corpus:
     trees (its most frequent label), dev and test sentences; and the other readings of test (three
     classes; SST-2's polar sentences) and of product reviews (CR, evaluation only)."""
     trees = {split: data.read_trees(data_dir, split) for split in ("dev", "test")}
+    dev_phrases = _phrases_of(trees["dev"])
     train = list(_treebank_phrases(data_dir.resolve()))
     test = [tree[0] for tree in trees["test"]]
     three_of_five = (0, 0, 1, 2, 2)
@@ -103,6 +105,8 @@ def read_treebank(data_dir: Path) -> Corpus:
         labels=FIVE,
         extra={
             "sst3-test": [Example(ex.text, three_of_five[ex.label]) for ex in test],
+            "negation-dev": [Example(ex.text, three_of_five[ex.label]) for ex in dev_phrases if _has(ex, NEGATORS)],
+            "contrast-dev": [Example(ex.text, three_of_five[ex.label]) for ex in dev_phrases if _has(ex, CONNECTIVES)],
             "sst2-dev": data.read_sst(data_dir, "dev"),
             "sst2-test": data.read_sst(data_dir, "test"),
             "cr": data.read_labelled_lines(data_dir / data.CR_FILE),
@@ -110,12 +114,35 @@ def read_treebank(data_dir: Path) -> Corpus:
         },
         views={
             "sst3-test": "three",
+            "negation-dev": "three",
+            "contrast-dev": "three",
             "sst2-dev": "binary",
             "sst2-test": "binary",
             "cr": "binary",
             "imdb-test": "binary",
         },
     )
+
+
+# The treebank's own labelled phrases that hold a negator or a contrast connective: dev's measure
+# of how a run reads negation scope and contrast (the behavioural sets are evaluation only).
+NEGATORS = frozenset(["not", "n't", "no", "never", "nothing", "none", "nobody", "neither", "nor", "hardly", "barely"])
+CONNECTIVES = frozenset(["but", "yet", "although", "though", "however", "despite", "while"])
+
+
+def _phrases_of(trees: list[list[Example]]) -> list[Example]:
+    """Every distinct phrase of two or more tokens in ``trees``, the first time it occurs."""
+    seen: dict[str, Example] = {}
+    for tree in trees:
+        for node in tree:
+            key = " ".join(tokenize(node.text))
+            if " " in key:
+                seen.setdefault(key, node)
+    return list(seen.values())
+
+
+def _has(ex: Example, words: frozenset[str]) -> bool:
+    return not words.isdisjoint(tokenize(ex.text))
 
 
 @functools.lru_cache(maxsize=1)
