@@ -270,12 +270,10 @@ class Predictor:
         # Population std, two-pass as torch.std computes it, by hand: torch's std kernel is far slower
         # on these many short rows.
         std = (h_n - mean[..., None]).square_().mean(-1).sqrt_()
-        lows, highs = torch.aminmax(h_n, dim=-1)
+        stats = torch.stack([h_n.norm(dim=-1), mean, std, h_n.amin(-1), h_n.amax(-1)], -1).tolist()
         top = h_n.abs().topk(k, dim=-1).indices
-        # One conversion to Python lists (each costs more than the arithmetic): per state, its five
-        # statistics, then the top units' values, then their indices (small integers, exact as floats).
-        rows = torch.cat([torch.stack([h_n.norm(dim=-1), mean, std, lows, highs], -1), h_n.gather(-1, top), top], -1)
-        per_text = rows.tolist()
+        top_values = h_n.gather(-1, top).tolist()
+        top_idx = top.tolist()
         header = {
             "members": len(self.ckpt.members),
             "num_layers": cfg.num_layers,
@@ -294,10 +292,10 @@ class Predictor:
                     "std": std_,
                     "min": low,
                     "max": high,
-                    "top_units": [{"index": int(i), "value": v} for v, i in zip(tops[:k], tops[k:], strict=True)],
+                    "top_units": [{"index": i, "value": v} for i, v in zip(units, values, strict=True)],
                 }
-                for (member, layer, direction), (norm, mean_, std_, low, high, *tops) in zip(
-                    self._states, per_text[b], strict=True
+                for (member, layer, direction), (norm, mean_, std_, low, high), units, values in zip(
+                    self._states, stats[b], top_idx[b], top_values[b], strict=True
                 )
             ]
             if with_values:
