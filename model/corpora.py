@@ -105,8 +105,10 @@ def read_treebank(data_dir: Path) -> Corpus:
         labels=FIVE,
         extra={
             "sst3-test": [Example(ex.text, three_of_five[ex.label]) for ex in test],
-            "negation-dev": [Example(ex.text, three_of_five[ex.label]) for ex in dev_phrases if _has(ex, NEGATORS)],
-            "contrast-dev": [Example(ex.text, three_of_five[ex.label]) for ex in dev_phrases if _has(ex, CONNECTIVES)],
+            **{
+                name: [Example(ex.text, three_of_five[ex.label]) for ex in _holding(dev_phrases, words)]
+                for name, words in (("negation-dev", NEGATORS), ("contrast-dev", CONNECTIVES))
+            },
             "sst2-dev": data.read_sst(data_dir, "dev"),
             "sst2-test": data.read_sst(data_dir, "test"),
             "cr": data.read_labelled_lines(data_dir / data.CR_FILE),
@@ -130,19 +132,21 @@ NEGATORS = frozenset(["not", "n't", "no", "never", "nothing", "none", "nobody", 
 CONNECTIVES = frozenset(["but", "yet", "although", "though", "however", "despite", "while"])
 
 
-def _phrases_of(trees: list[list[Example]]) -> list[Example]:
-    """Every distinct phrase of two or more tokens in ``trees``, the first time it occurs."""
+def _phrases_of(trees: list[list[Example]]) -> dict[str, Example]:
+    """Every distinct phrase of two or more tokens in ``trees`` (keyed by its tokens, space-joined),
+    the first time it occurs."""
     seen: dict[str, Example] = {}
     for tree in trees:
         for node in tree:
             key = " ".join(tokenize(node.text))
             if " " in key:
                 seen.setdefault(key, node)
-    return list(seen.values())
+    return seen
 
 
-def _has(ex: Example, words: frozenset[str]) -> bool:
-    return not words.isdisjoint(tokenize(ex.text))
+def _holding(phrases: dict[str, Example], words: frozenset[str]) -> list[Example]:
+    """The phrases with one of ``words`` among their tokens (read from the key: no second tokenizing)."""
+    return [ex for key, ex in phrases.items() if not words.isdisjoint(key.split(" "))]
 
 
 @functools.lru_cache(maxsize=1)

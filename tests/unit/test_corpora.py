@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from model.corpora import CONNECTIVES, NEGATORS, _has, _phrases_of
+from model.corpora import CONNECTIVES, NEGATORS, _holding, _phrases_of
 from model.data import parse_tree
 
 TREES = [
@@ -14,7 +14,7 @@ TREES = [
 
 def test_dev_phrases_are_distinct_and_of_two_or_more_tokens() -> None:
     phrases = _phrases_of([parse_tree(line) for line in TREES])
-    assert [ex.text for ex in phrases] == [
+    assert [ex.text for ex in phrases.values()] == [
         "It 's not good",
         "'s not good",
         "not good",
@@ -27,7 +27,7 @@ def test_dev_phrases_are_distinct_and_of_two_or_more_tokens() -> None:
 
 def test_negation_and_contrast_phrases_hold_one_of_their_words() -> None:
     phrases = _phrases_of([parse_tree(line) for line in TREES])
-    negation = [(ex.text, ex.label) for ex in phrases if _has(ex, NEGATORS)]
-    contrast = [ex.text for ex in phrases if _has(ex, CONNECTIVES)]
+    negation = [(ex.text, ex.label) for ex in _holding(phrases, NEGATORS)]
+    contrast = [ex.text for ex in _holding(phrases, CONNECTIVES)]
     assert negation == [("It 's not good", 1), ("'s not good", 1), ("not good", 1)]
     assert contrast == ["Slow , but well acted", "but well acted"]
