@@ -93,7 +93,7 @@ def read_treebank(data_dir: Path) -> Corpus:
     classes; SST-2's polar sentences) and of product reviews (CR, evaluation only)."""
     trees = {split: data.read_trees(data_dir, split) for split in ("dev", "test")}
     dev_phrases = _phrases_of(trees["dev"])
-    train = list(_treebank_phrases(data_dir.resolve()))
+    train = list(_treebank_phrases((data_dir / data.TREE_FILES["train"]).resolve()))
     test = [tree[0] for tree in trees["test"]]
     three_of_five = (0, 0, 1, 2, 2)
     files = [*data.TREE_FILES.values(), data.SST_FILES["dev"], data.SST_FILES["test"], data.CR_FILE, data.IMDB_FILE]
@@ -150,12 +150,12 @@ def _holding(phrases: dict[str, Example], words: frozenset[str]) -> list[Example
 
 
 @functools.lru_cache(maxsize=1)
-def _treebank_phrases(data_dir: Path) -> tuple[Example, ...]:
+def _treebank_phrases(trees: Path) -> tuple[Example, ...]:
     """Every distinct phrase of the training trees with its most frequent label (seconds of
-    tokenizing: a process that reads the treebank again reuses them)."""
+    tokenizing: a process that reads the same file again, through any data folder, reuses them)."""
     labels: dict[str, Counter[int]] = {}
     first: dict[str, str] = {}
-    for tree in data.read_trees(data_dir, "train"):
+    for tree in data.read_tree_file(trees):
         for node in tree:
             key = " ".join(tokenize(node.text))
             labels.setdefault(key, Counter())[node.label] += 1

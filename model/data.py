@@ -99,7 +99,12 @@ def parse_tree(line: str) -> list[Example]:
 
 def read_trees(data_dir: Path, split: str) -> list[list[Example]]:
     """The Stanford Sentiment Treebank's trees of one split, each as its labelled nodes (root first)."""
-    path = _require(data_dir / TREE_FILES[split])
+    return read_tree_file(data_dir / TREE_FILES[split])
+
+
+def read_tree_file(path: Path) -> list[list[Example]]:
+    """The trees of one treebank file, each as its labelled nodes (root first)."""
+    _require(path)
     trees = []
     with open(path, encoding="utf-8") as fh:
         for lineno, line in enumerate(fh, 1):

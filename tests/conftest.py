@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import torch
 from fastapi.testclient import TestClient
 
 from model.checkpoint import Checkpoint, save_checkpoint
-from model.data import default_data_dir
+from model.data import IMDB_FILE, default_data_dir
 from model.evaluate import corpus_of, score
 from model.recipe import TrainConfig
 from model.train import train
@@ -37,6 +38,32 @@ def data_dir() -> Path:
             pytest.fail(f"SENTIMENT_REQUIRE_DATA=1 but no data in {path}")
         pytest.skip(f"data not found in {path}; set SENTIMENT_DATA_DIR (see README)")
     return path
+
+
+# Reviews kept per IMDB split and label in `lean_data_dir`.
+LEAN_IMDB_REVIEWS = 100
+
+
+@pytest.fixture(scope="session")
+def lean_data_dir(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    """The real data with IMDB's archive cut to its first reviews of each split and label: for tests
+    of the tools on tiny models, which would otherwise spend most of their time unpacking and
+    reading 50,000 reviews (the shipped models' tests read them all)."""
+    lean = tmp_path_factory.mktemp("lean-data")
+    for entry in data_dir.iterdir():
+        if entry.name != Path(IMDB_FILE).parts[0]:
+            (lean / entry.name).symlink_to(entry.resolve())
+    (lean / IMDB_FILE).parent.mkdir()
+    kept: dict[tuple[str, str], int] = {}
+    with tarfile.open(data_dir / IMDB_FILE) as src, tarfile.open(lean / IMDB_FILE, "w:gz") as dst:
+        for member in src:
+            parts = member.name.split("/")
+            if member.isfile() and len(parts) == 4:
+                key = (parts[1], parts[2])
+                if kept.get(key, 0) < LEAN_IMDB_REVIEWS:
+                    kept[key] = kept.get(key, 0) + 1
+                    dst.addfile(member, src.extractfile(member))
+    return lean
 
 
 def tiny_config(data_dir: Path, out: Path, seed: int = 7) -> TrainConfig:

@@ -14,9 +14,9 @@ from tests.conftest import dev_test, tiny_config
 
 
 @pytest.fixture(scope="module")
-def ensemble(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+def ensemble(tmp_path_factory: pytest.TempPathFactory, lean_data_dir: Path) -> Path:
     out = tmp_path_factory.mktemp("ens") / "ens.pt"
-    ckpt, _ = train(tiny_config(data_dir, out).override(members=3, epochs=1))
+    ckpt, _ = train(tiny_config(lean_data_dir, out).override(members=3, epochs=1))
     save_checkpoint(ckpt, out)
     return out
 
@@ -40,10 +40,10 @@ def test_seed_spread_covers_every_subset_and_agrees_with_the_ensemble(ensemble: 
 
 
 def test_cli_prints_metrics_and_writes_the_card(
-    ensemble: Path, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    ensemble: Path, lean_data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     card = tmp_path / "CARD.md"
-    main(["--checkpoint", str(ensemble), "--data-dir", str(data_dir), "--card", str(card), "--no-baselines"])
+    main(["--checkpoint", str(ensemble), "--data-dir", str(lean_data_dir), "--card", str(card), "--no-baselines"])
     printed = json.loads(capsys.readouterr().out)
     assert printed["test"]["n"] == 2210  # the treebank test sentences
     assert [r["members"] for r in printed["seed_spread"]] == [1, 2, 3]

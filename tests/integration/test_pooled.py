@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 
 from model.checkpoint import load_checkpoint, save_checkpoint
-from model.evaluate import evaluate
 from model.train import train
 from research.pooled import accuracy, average, greedy, held_out, main, member_logits
-from tests.conftest import tiny_config
+from tests.conftest import dev_test, tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +25,7 @@ def test_each_checkpoint_averages_as_the_service_does(pair: Path, tiny_checkpoin
     assert [r.name for r in runs] == ["pair", "tiny"]
     assert [len(r.logits["dev"]) for r in runs] == [2, 1]
     for run, path in zip(runs, (pair, tiny_checkpoint), strict=True):
-        metrics = evaluate(
-            load_checkpoint(path), data_dir, documents=False
-        )  # each text one sequence, as pooled reads them
+        metrics = dev_test(load_checkpoint(path), data_dir)  # each text one sequence, as pooled reads them
         for split in ("dev", "test"):
             assert len(run.logits[split][0]) == len(labels[split])
             assert accuracy(average(run.logits[split]), labels[split]) == pytest.approx(metrics[split]["accuracy"])
