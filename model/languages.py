@@ -138,6 +138,8 @@ LANGUAGES: dict[str, Language] = {
             "neutral": "neutral.en.tsv",
             # Negation scope, contrast and the other constructions word order decides, per category.
             "behaviour": "behaviour.en.tsv",
+            # Everyday text of the same kinds, hand-written as a dev set: it may choose between runs.
+            "everyday-dev": "everyday_dev.en.tsv",
         },
         baselines=("vader", "word-tfidf"),
         intended_use=(
