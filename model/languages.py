@@ -179,7 +179,12 @@ LANGUAGES: dict[str, Language] = {
         read_pretraining=None,
         read_documents=corpora.read_chnsenticorp_dev,
         # Negation and contrast sentences: 不好 vs 不错, 虽然…但是….
-        eval_sets={"negation-contrast": "negation_contrast.zh.tsv", "behaviour": "behaviour.zh.tsv"},
+        eval_sets={
+            "negation-contrast": "negation_contrast.zh.tsv",
+            "behaviour": "behaviour.zh.tsv",
+            # The same polar constructions, hand-written as a dev set: it may choose between runs.
+            "constructions-dev": "constructions_dev.zh.tsv",
+        },
         baselines=("char-tfidf",),
         intended_use=(
             "Binary sentiment of Chinese reviews (hotels, laptops, books), read one character per step. The "
