@@ -10,7 +10,7 @@ import pytest
 from model.checkpoint import load_checkpoint, save_checkpoint
 from model.evaluate import main, seed_spread
 from model.train import train
-from tests.conftest import dev_test, tiny_config
+from tests.conftest import LEAN_IMDB_REVIEWS, dev_test, tiny_config
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +46,7 @@ def test_cli_prints_metrics_and_writes_the_card(
     main(["--checkpoint", str(ensemble), "--data-dir", str(lean_data_dir), "--card", str(card), "--no-baselines"])
     printed = json.loads(capsys.readouterr().out)
     assert printed["test"]["n"] == 2210  # the treebank test sentences
+    assert printed["imdb-test"]["n"] == 2 * LEAN_IMDB_REVIEWS  # the lean copy's test reviews, both labels
     assert [r["members"] for r in printed["seed_spread"]] == [1, 2, 3]
     text = card.read_text()
     assert "### Seed spread" in text
