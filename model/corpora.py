@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,15 +132,20 @@ NEGATORS = frozenset(["not", "n't", "no", "never", "nothing", "none", "nobody", 
 CONNECTIVES = frozenset(["but", "yet", "although", "though", "however", "despite", "while"])
 
 
-def _phrases_of(trees: list[list[Example]]) -> dict[str, Example]:
-    """Every distinct phrase of two or more tokens in ``trees`` (keyed by its tokens, space-joined),
-    the first time it occurs."""
-    seen: dict[str, Example] = {}
+def _keyed_nodes(trees: list[list[Example]]) -> Iterator[tuple[str, Example]]:
+    """Every node of ``trees`` with its key: its tokens, space-joined (one spelling per phrase)."""
     for tree in trees:
         for node in tree:
-            key = " ".join(tokenize(node.text))
-            if " " in key:
-                seen.setdefault(key, node)
+            yield " ".join(tokenize(node.text)), node
+
+
+def _phrases_of(trees: list[list[Example]]) -> dict[str, Example]:
+    """Every distinct phrase of two or more tokens in ``trees`` (keyed as `_keyed_nodes`), the
+    first time it occurs."""
+    seen: dict[str, Example] = {}
+    for key, node in _keyed_nodes(trees):
+        if " " in key:
+            seen.setdefault(key, node)
     return seen
 
 
@@ -155,11 +160,9 @@ def _treebank_phrases(trees: Path) -> tuple[Example, ...]:
     tokenizing: a process that reads the same file again, through any data folder, reuses them)."""
     labels: dict[str, Counter[int]] = {}
     first: dict[str, str] = {}
-    for tree in data.read_tree_file(trees):
-        for node in tree:
-            key = " ".join(tokenize(node.text))
-            labels.setdefault(key, Counter())[node.label] += 1
-            first.setdefault(key, node.text)
+    for key, node in _keyed_nodes(data.read_tree_file(trees)):
+        labels.setdefault(key, Counter())[node.label] += 1
+        first.setdefault(key, node.text)
     return tuple(Example(first[key], counts.most_common(1)[0][0]) for key, counts in labels.items())
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tarfile
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -54,15 +55,13 @@ def lean_data_dir(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> P
         if entry.name != Path(IMDB_FILE).parts[0]:
             (lean / entry.name).symlink_to(entry.resolve())
     (lean / IMDB_FILE).parent.mkdir()
-    kept: dict[tuple[str, str], int] = {}
+    kept: Counter[tuple[str, str]] = Counter()  # (split, label) -> reviews copied
     with tarfile.open(data_dir / IMDB_FILE) as src, tarfile.open(lean / IMDB_FILE, "w:gz") as dst:
         for member in src:
             parts = member.name.split("/")
-            if member.isfile() and len(parts) == 4:
-                key = (parts[1], parts[2])
-                if kept.get(key, 0) < LEAN_IMDB_REVIEWS:
-                    kept[key] = kept.get(key, 0) + 1
-                    dst.addfile(member, src.extractfile(member))
+            if member.isfile() and len(parts) == 4 and kept[parts[1], parts[2]] < LEAN_IMDB_REVIEWS:
+                kept[parts[1], parts[2]] += 1
+                dst.addfile(member, src.extractfile(member))
     return lean
 
 
