@@ -37,7 +37,7 @@ test-fast: $(VENV)/.dev  ## the unit tier while you edit: no data, no server (un
 	$(VENV)/bin/pytest tests/unit -q
 
 test: lint  ## install dev extras; lint, type-check and run every tier (unit, integration, system): what CI runs
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n auto --dist loadfile  # a file's tests share one worker and its module fixtures
 
 LANG_ ?= en
 
