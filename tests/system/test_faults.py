@@ -89,7 +89,8 @@ def test_hostile_texts_take_under_a_second(hostile_outcomes: list[hostile.Outcom
 
 
 def test_tokenizer_time_is_linear_in_the_input() -> None:
-    for kind, row in hostile.tokenizer_scaling(repeats=2).items():
+    # CPU time of this thread: under `make test` another worker shares the cores.
+    for kind, row in hostile.tokenizer_scaling(repeats=2, clock=time.thread_time).items():
         for step in ("tokenize_en", "tokenize_zh", "sentences"):
             assert row[f"{step}_ratio"] < 25, (kind, step, row)  # quadratic would be ~100
 
