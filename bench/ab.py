@@ -5,8 +5,9 @@ so a change is measured against the commit before it on the same machine in the 
 round starts the service of each tree in turn (a git worktree of REV, then this checkout; the same
 Python environment, each tree's own code and checkpoints), as `bench.run` starts it (pinned to
 one CPU, one torch thread, both models loaded, all English members), and drives /predict with the
-SST-2 test sentences and then the ChnSentiCorp test reviews at 16 connections. Medians of the
-rounds; prints a table (Markdown) and writes nothing.
+SST-2 test sentences and then the ChnSentiCorp test reviews at 16 connections, then the typical
+(15-25-word) SST-2 sentences at one connection (latency, as `bench.run` measures it). Medians of
+the rounds; prints a table (Markdown) and writes nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ MEASURES = (
     ("en", "English /predict req/s"),
     ("zh", "Chinese /predict req/s"),
     ("ratio", "Chinese ÷ English"),
+    ("c1_p50_ms", "English p50 at 1 connection, ms"),
+    ("c1_p99_ms", "English p99 at 1 connection, ms"),
     ("peak_rss_mb", "peak RSS, MB"),
     ("ready_s", "start to /ready, s"),
 )
@@ -64,6 +67,7 @@ def main(argv: list[str] | None = None) -> None:
         texts = sst_test_sentences()
         random.Random(0).shuffle(texts)
         english = write_bodies(tmp / "en.jsonl", [{"text": t} for t in texts])
+        typical = write_bodies(tmp / "typical.jsonl", [{"text": t} for t in texts if 15 <= len(t.split()) <= 25])
         chinese = write_bodies(tmp / "zh.jsonl", [{"text": t} for t in zh_test_sentences()])
         rows: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
         for r in range(args.rounds):
@@ -71,15 +75,18 @@ def main(argv: list[str] | None = None) -> None:
                 server = Server(SERVICE, {"SENTIMENT_TORCH_THREADS": "1"}, root=root)
                 en = wrk(server.url + "/predict", english, 16, args.seconds)
                 zh = wrk(server.url + "/predict", chinese, 16, args.seconds)
+                c1 = wrk(server.url + "/predict", typical, 1, args.seconds)
                 peak = server.peak_rss_mb()
                 server.stop()
-                if en["errors_total"] or zh["errors_total"]:
+                if en["errors_total"] or zh["errors_total"] or c1["errors_total"]:
                     sys.exit(f"{name}: errors under load ({en['errors_total']} English, {zh['errors_total']} Chinese)")
                 rows[name].append(
                     {
                         "en": en["rps"],
                         "zh": zh["rps"],
                         "ratio": zh["rps"] / en["rps"],
+                        "c1_p50_ms": c1["latency_us"]["p50"] / 1000,
+                        "c1_p99_ms": c1["latency_us"]["p99"] / 1000,
                         "peak_rss_mb": peak,
                         "ready_s": server.ready_s,
                     }
@@ -94,7 +101,7 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|" + "---|" * (len(names) + 1))
     for key, label in MEASURES:
         before, after = (statistics.median(x[key] for x in rows[n]) for n in names)
-        fmt = "{:.3f}" if key in ("ratio", "ready_s") else "{:.0f}"
+        fmt = "{:.0f}" if key in ("en", "zh", "peak_rss_mb") else "{:.3f}"
         print(f"| {label} | {fmt.format(before)} | {fmt.format(after)} | {after / before - 1:+.1%} |")
 
 

@@ -79,7 +79,7 @@ class FastRNN:
         bias = [(state["rnn.bias_ih_l0" + s] + state["rnn.bias_hh_l0" + s]) * self.scale for state, s in rnns]
         if self.sigmoid:
             bias = [b - 2 * w.sum(1) for b, w in zip(bias, w_hh, strict=True)]
-        self.table = torch.empty(0)
+        self.table = self.table_offsets = torch.empty(0)
         self.char_embeddings: list[Tensor] = []
         self.bigram_embeddings: list[Tensor] = []
         self.pair_w_ih_t = self.pair_bias = torch.empty(0)
@@ -89,6 +89,7 @@ class FastRNN:
             self.table = torch.empty(streams, cfg.vocab_size, hidden)  # [S, V, H], S = members * directions
             for i, (state, _) in enumerate(rnns):
                 _project(state["embedding.weight"], w_ih[i], bias[i], self.table[i])
+            self.table_offsets = torch.arange(streams) * cfg.vocab_size  # stream s's rows of the flat table
         else:
             # Each member's character and bigram embeddings, the checkpoint's own tensors (a copy would
             # add their size to the worker's peak while loading), and per member both directions' W_ih^T
@@ -155,6 +156,8 @@ class FastRNN:
             assert pooled_max is not None
             feats = torch.cat([per_member(h), per_member(pooled_max)], 2)
         logits = torch.baddbmm(self.head_b[:, None, :], feats, self.head_w).mean(0)  # [B, C]
+        if batch == 1:
+            return logits, h.view(members, dirs, batch, hidden)
         inverse = torch.empty(batch, dtype=torch.long)
         inverse[torch.tensor(order)] = torch.arange(batch)
         return logits[inverse], h.view(members, dirs, batch, hidden)[:, :, inverse]
@@ -163,11 +166,21 @@ class FastRNN:
         """The recurrence in place in the inputs x [T, S, B, H] (step t's input becomes s_t), every
         text run to the longest one's length; pooled afterwards, each text over its own steps."""
         steps, batch = x.size(0), x.size(2)
-        self._activation_(x[0].add_(self.start_input))
-        for t in range(1, steps):
-            self._activation_(x[t].baddbmm_(x[t - 1], self.w_hh_t))
-        s = x[lengths - 1, :, torch.arange(batch)].transpose(0, 1).contiguous()  # each text's last state [S, B, H]
+        w_hh_t, at = self.w_hh_t, x.unbind(0)  # the steps' views made at once: indexing x per step costs more
+        prev = at[0].add_(self.start_input)
+        if self.sigmoid:
+            prev.sigmoid_()
+            for z in at[1:]:
+                prev = z.baddbmm_(prev, w_hh_t).sigmoid_()
+        else:
+            prev.tanh_()
+            for z in at[1:]:
+                prev = z.baddbmm_(prev, w_hh_t).tanh_()
         pooling = self.config.pooling
+        if batch == 1:  # every step is the text's own: no mask, and its last state is the last step
+            pooled_sum = x.sum(0) if pooling == "mean+max" else None
+            return prev, None if pooling == "last" else x.amax(0), pooled_sum
+        s = x[lengths - 1, :, torch.arange(batch)].transpose(0, 1).contiguous()  # each text's last state [S, B, H]
         if pooling == "last":
             return s, None, None
         past_end = (torch.arange(steps)[:, None] >= lengths[None, :])[:, None, :, None]  # [T, 1, B, 1]
@@ -216,23 +229,26 @@ class FastRNN:
         memory the caller may overwrite."""
         batch, steps = forward.shape
         hidden = self.config.hidden_size
-        # Reversal within each text's own length: position t reads index L-1-t (padding stays put).
-        t = torch.arange(steps)[None, :]
-        lens = lengths[:, None]
-        backward_index = torch.where(t < lens, lens - 1 - t, t)
         dirs = self.config.num_directions
+
+        def reversed_(ids: Tensor) -> Tensor:
+            """Each text reversed within its own length: position t reads index L-1-t (padding stays put)."""
+            if batch == 1:
+                return ids.flip(1)
+            t = torch.arange(steps)[None, :]
+            lens = lengths[:, None]
+            return ids.gather(1, torch.where(t < lens, lens - 1 - t, t))
 
         def rows(ids: Tensor, stride: int, offsets: Tensor) -> Tensor:
             """[T, S, B] row numbers: stream s reads row ids * stride + offsets[s] of its table;
             backward streams read their text reversed."""
-            per_stream = ids[None].expand(streams, batch, steps)
-            if dirs == 2:
-                per_stream = per_stream.clone()
-                per_stream[1::2] = ids.gather(1, backward_index)
-            return (per_stream * stride + offsets.view(streams, 1, 1)).permute(2, 0, 1).contiguous()
+            if stride != 1:
+                ids = ids * stride
+            per_stream = torch.stack([ids, reversed_(ids)]).repeat(self.members, 1, 1) if dirs == 2 else ids[None]
+            return (per_stream + offsets.view(-1, 1, 1)).permute(2, 0, 1).contiguous()
 
         if not self.char_embeddings:
-            index, table = rows(forward, 1, torch.arange(streams) * self.table.size(1)), self.table.view(-1, hidden)
+            index, table = rows(forward, 1, self.table_offsets), self.table.view(-1, hidden)
         else:
             # A character's input is its embedding plus its left bigram's, so the batch's distinct
             # (character, bigram) pairs are projected, each once per member and direction: one
