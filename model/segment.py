@@ -14,7 +14,10 @@ Rules (every language):
 - the full-width terminators 。！？；｡． (and runs of them) end a sentence wherever they stand, except a
   full-width period between digits ("３．５");
 - closing quotes and brackets after a terminator, then emoji and emoticons, stay with the sentence
-  ("Loved it! 😍 Will return." -> "Loved it! 😍" / "Will return.").
+  ("Loved it! 😍 Will return." -> "Loved it! 😍" / "Will return.");
+- a piece with no letter, digit or emoji (a stray quote, a second period, "!!!" on a line of its
+  own) is not a sentence: it joins the sentence before it, or the one after it when none comes
+  before ('screams " break ! "' is one sentence, not two); a text with nothing else is one span.
 
 English rules (any `lang` other than Chinese):
 - "." "!" "?" and runs of them ("?!", "!!!") end a sentence when whitespace, an emoji or the end of
@@ -23,8 +26,9 @@ English rules (any `lang` other than Chinese):
 - an ellipsis ("...", "…") ends a sentence only when an uppercase letter or CJK character (after any
   opening quotes and brackets) or the end of the line follows;
 - a period does not end a sentence after an abbreviation (Dr. Mr. Mrs. Ms. Prof. St. vs. e.g. i.e.
-  a.m. p.m. U.S. and other dotted letters), a single capital initial ("J. K. Rowling") or a list
-  number at the start of a sentence ("1. The plot"); "etc." ends one when a capital follows;
+  a.m. p.m. U.S. and other dotted letters), a single capital initial ("J. K. Rowling"), a single
+  letter before a lowercase word ("philip k. dick", typed in lower case) or a list number at the
+  start of a sentence ("1. The plot"); "etc." ends one when a capital follows;
 - after a closing quote or bracket, a lowercase next word continues the sentence ('"Great!" he said').
 
 Chinese rules (`lang` "zh", "zh-CN", ...), on top of the English ones: after a CJK character, the
@@ -88,7 +92,7 @@ def sentences(text: str, lang: str = "en") -> list[Span]:
             _emit(text, start, cut, spans)
             start = cut
         _emit(text, start, end, spans)
-    return spans
+    return _without_bare_punctuation(text, spans)
 
 
 def split(text: str, lang: str = "en") -> list[str]:
@@ -102,6 +106,25 @@ def _emit(text: str, start: int, end: int, spans: list[Span]) -> None:
     if stripped:
         start += len(piece) - len(piece.lstrip())
         spans.append(Span(start, start + len(stripped)))
+
+
+def _without_bare_punctuation(text: str, spans: list[Span]) -> list[Span]:
+    """The spans with each one that holds no letter, digit or emoji merged into its neighbour: the
+    previous sentence, else the next one (the model would read a lone "." as a sentence of its own)."""
+    out: list[Span] = []
+    leading: int | None = None  # where bare spans before the first real sentence began
+    for span in spans:
+        if not any(ch.isalnum() or _is_emoji(ch) for ch in text[span.start : span.end]):
+            if out:
+                out[-1] = Span(out[-1].start, span.end)
+            elif leading is None:
+                leading = span.start
+            continue
+        out.append(span if leading is None else Span(leading, span.end))
+        leading = None
+    if leading is not None:  # nothing but punctuation: one span
+        out.append(Span(leading, spans[-1].end))
+    return out
 
 
 def _cuts(text: str, ls: int, le: int, cjk: bool) -> list[int]:
@@ -175,7 +198,7 @@ def _english(text: str, le: int, rs: int, chars: str, p: int, closed: bool, firs
         return cut if nxt.isupper() else None
     if lower in _ABBREVIATIONS or _DOTTED.fullmatch(word):
         return None
-    if len(word) == 1 and word.isupper():  # an initial: "J. K. Rowling"
+    if len(word) == 1 and (word.isupper() or (word.isalpha() and nxt.islower())):  # "J. K. Rowling", "john q. public"
         return None
     if at_start and _LIST_NUMBER.fullmatch(word):  # "1. The plot", "a. Pros"
         return None

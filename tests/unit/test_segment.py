@@ -18,6 +18,13 @@ EN_CASES: list[tuple[str, list[str]]] = [
     ("What?! No way!!! ok then", ["What?!", "No way!!!", "ok then"]),
     ("i loved it. it was fun", ["i loved it.", "it was fun"]),
     ("Nice . Bad", ["Nice .", "Bad"]),
+    # a piece with no letter, digit or emoji joins a neighbour
+    ('no scene that screams " bathroom break ! "', ['no scene that screams " bathroom break ! "']),
+    ("Great settings . .", ["Great settings . ."]),
+    ("Loved it.\n!!!\nWill return.", ["Loved it.\n!!!", "Will return."]),
+    ("... Great film.", ["... Great film."]),
+    ("!!! ???", ["!!! ???"]),
+    ("Great.\n😍", ["Great.", "😍"]),
     # no final punctuation; one sentence
     ("no punctuation at all", ["no punctuation at all"]),
     ("  padded sentence  ", ["padded sentence"]),
@@ -40,6 +47,8 @@ EN_CASES: list[tuple[str, list[str]]] = [
     ),
     ("Made in the U.S. and sold in the U.K. now. Fine.", ["Made in the U.S. and sold in the U.K. now.", "Fine."]),
     ("J. K. Rowling wrote it. I read it.", ["J. K. Rowling wrote it.", "I read it."]),
+    ("philip k. dick wrote it. i read it.", ["philip k. dick wrote it.", "i read it."]),
+    ("It was plan b. Then we left.", ["It was plan b.", "Then we left."]),
     ("(Dr. Who) is fun.", ["(Dr. Who) is fun."]),
     ("1. The plot was thin. 2. The acting was fine.", ["1. The plot was thin.", "2. The acting was fine."]),
     ("I rate it 10. Best film ever.", ["I rate it 10.", "Best film ever."]),
@@ -106,6 +115,8 @@ ZH_CASES: list[tuple[str, list[str]]] = [
     ("第一行\n第二行", ["第一行", "第二行"]),
     ("很满意。 Great service! 下次再来", ["很满意。", "Great service!", "下次再来"]),
     ("没有标点的一句话", ["没有标点的一句话"]),
+    ("很好！ ！下次再来", ["很好！ ！", "下次再来"]),
+    ("。。。好", ["。。。好"]),
 ]
 
 
