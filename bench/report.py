@@ -147,6 +147,13 @@ def render(res: dict[str, Any]) -> str:
             f"concurrency 1 (median round of p99s {_p99s(configs[c]['concurrency1_rounds'])} ms): "
             f"{c1['rps']:.0f} req/s, p50/p90/p99 {_lat(c1)} ms."
         )
+        if memory := configs[c].get("memory_rounds"):
+            lines.append(
+                f"- {c}: the worker's memory at the end of each round, peak (resident now: anonymous + "
+                "file-backed pages, MB): "
+                + ", ".join(f"{m['VmHWM']:.0f} ({m['RssAnon']:.0f} + {m['RssFile']:.0f})" for m in memory)
+                + "."
+            )
     for c in labels:
         e = configs[c]["english_only"]
         lines.append(

@@ -119,6 +119,11 @@ class Server:
     def rss_mb(self) -> float:
         return status_mb("VmRSS", self.proc.pid)
 
+    def memory_mb(self) -> dict[str, float]:
+        """Peak RSS, and the resident memory now split into anonymous and file-backed pages (the
+        shared libraries' pages, which move with the machine's page cache)."""
+        return {field: status_mb(field, self.proc.pid) for field in ("VmHWM", "RssAnon", "RssFile")}
+
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
         try:
@@ -381,6 +386,7 @@ def main(argv: list[str] | None = None) -> None:
                     wrk(service.url + "/predict", zh_bodies, args.connections, args.seconds)
                 )
             config["peak_rss_mb"] = max(config.get("peak_rss_mb", 0.0), service.peak_rss_mb())
+            config.setdefault("memory_rounds", []).append(service.memory_mb())
             service.stop()
             if r == 0:
                 config["english_only"] = english_only(env, k, single, batches, args.seconds)
