@@ -79,7 +79,11 @@ def main(argv: list[str] | None = None) -> None:
                 peak = server.peak_rss_mb()
                 server.stop()
                 if en["errors_total"] or zh["errors_total"] or c1["errors_total"]:
-                    sys.exit(f"{name}: errors under load ({en['errors_total']} English, {zh['errors_total']} Chinese)")
+                    errors = (
+                        f"{en['errors_total']} English, {zh['errors_total']} Chinese, "
+                        f"{c1['errors_total']} at 1 connection"
+                    )
+                    sys.exit(f"{name}: errors under load ({errors})")
                 rows[name].append(
                     {
                         "en": en["rps"],
