@@ -20,7 +20,16 @@ import sys
 import tempfile
 from pathlib import Path
 
-from bench.run import ROOT, SERVICE, Server, sst_test_sentences, write_bodies, wrk, zh_test_sentences
+from bench.harness import (
+    ROOT,
+    SERVICE,
+    Server,
+    sst_test_sentences,
+    typical_sentences,
+    write_bodies,
+    wrk,
+    zh_test_sentences,
+)
 
 MEASURES = (
     ("en", "English /predict req/s"),
@@ -67,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
         texts = sst_test_sentences()
         random.Random(0).shuffle(texts)
         english = write_bodies(tmp / "en.jsonl", [{"text": t} for t in texts])
-        typical = write_bodies(tmp / "typical.jsonl", [{"text": t} for t in texts if 15 <= len(t.split()) <= 25])
+        typical = write_bodies(tmp / "typical.jsonl", [{"text": t} for t in typical_sentences(texts)])
         chinese = write_bodies(tmp / "zh.jsonl", [{"text": t} for t in zh_test_sentences()])
         rows: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
         for r in range(args.rounds):

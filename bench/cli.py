@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.run import BENCH, SERVER_CPU, SERVICE, Server, machine, write_bodies, wrk
+from bench.harness import BENCH, SERVER_CPU, SERVICE, Server, machine, write_bodies, wrk
 
 TARGET = 0.80
 

@@ -1,6 +1,6 @@
 """The processes behind ``make faults`` (`bench.faults`): supervised replicas, nginx, slow clients.
 
-`Replica` is ``python -m service`` pinned to the server CPU (`bench.run.Server`'s readiness and
+`Replica` is ``python -m service`` pinned to the server CPU (`bench.harness.Server`'s readiness and
 memory helpers); `Supervised` starts it again whenever it exits, standing in for compose's
 ``restart: unless-stopped``; `nginx` runs Debian's nginx on the shipped ``deploy/nginx/nginx.conf``,
 rendered by `nginx_conf` for loopback; `SlowClients` holds connections that send their headers a byte
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.run import LOAD_CPU, ROOT, SERVER_CPU, Server, free_port
+from bench.harness import LOAD_CPU, ROOT, SERVER_CPU, Server, free_port
 
 NGINX_CONF = ROOT / "deploy" / "nginx" / "nginx.conf"
 BENCH_LOCK, FAULTS_LOCK = Path("/tmp/bench.running"), Path("/tmp/faults.running")
@@ -146,7 +146,7 @@ def heavy_load() -> Iterator[None]:
 
 @contextlib.contextmanager
 def wrk_env(**values: str) -> Iterator[None]:
-    """Variables for wrk_faults.lua (bench.run.wrk passes the environment through)."""
+    """Variables for wrk_faults.lua (bench.harness.wrk passes the environment through)."""
     saved = {k: os.environ.get(k) for k in values}
     os.environ.update(values)
     try:

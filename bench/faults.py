@@ -47,8 +47,8 @@ from bench.fault_procs import (
     predictions_served,
     wrk_env,
 )
+from bench.harness import BENCH, LOAD_CPU, free_port, machine, sst_test_sentences, write_bodies, wrk
 from bench.memory import status_mb
-from bench.run import BENCH, LOAD_CPU, free_port, machine, sst_test_sentences, write_bodies, wrk
 from model.languages import language
 from service.config import Settings
 

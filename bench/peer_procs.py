@@ -1,4 +1,4 @@
-"""The processes behind ``make peers`` (`bench.peers`): a peer's server, pinned like `bench.run.Server`,
+"""The processes behind ``make peers`` (`bench.peers`): a peer's server, pinned like `bench.harness.Server`,
 in a process group of its own, and what it forked."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from bench.run import ROOT, SERVER_CPU, Server, free_port
+from bench.harness import ROOT, SERVER_CPU, Server, free_port
 
 
 class PeerServer(Server):

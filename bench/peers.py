@@ -32,8 +32,7 @@ from typing import Any
 
 import httpx
 
-from bench.peer_procs import PeerServer, pinning
-from bench.run import (
+from bench.harness import (
     BENCH,
     EN_CHECKPOINT,
     ROOT,
@@ -42,9 +41,11 @@ from bench.run import (
     machine,
     shipped_members,
     sst_test_sentences,
+    typical_sentences,
     write_bodies,
     wrk,
 )
+from bench.peer_procs import PeerServer, pinning
 from model.languages import language
 from model.segment import sentences
 
@@ -203,7 +204,7 @@ def main(argv: list[str] | None = None) -> None:
         env["SENTIMENT_CHECKPOINT_ZH"] = "none"
     texts = sst_test_sentences()
     random.Random(0).shuffle(texts)
-    typical = [t for t in texts if 15 <= len(t.split()) <= 25]
+    typical = typical_sentences(texts)
     tmp = Path(tempfile.mkdtemp(prefix="peers-"))
     bodies = {}
     for key, chosen in (("load", texts), ("c1", typical)):

@@ -29,17 +29,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from bench.run import (
-    BENCH,
-    Server,
-    forward_us_per_text,
-    machine,
-    mean_forward_batch,
-    shipped_members,
-    sst_test_sentences,
-    write_bodies,
-    wrk,
-)
+from bench.harness import BENCH, Server, machine, shipped_members, sst_test_sentences, write_bodies, wrk
+from bench.run import forward_us_per_text, mean_forward_batch
 
 STAGES = ("bare", "http", "batcher", "service")
 STAGE_ENV = "SENTIMENT_BENCH_STAGE"

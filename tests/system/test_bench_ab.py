@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bench.ab import imported_from, worktree
-from bench.run import ROOT
+from bench.harness import ROOT
 
 
 def test_a_worktree_of_another_commit_serves_its_own_code(tmp_path: Path) -> None:
