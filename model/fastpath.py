@@ -74,6 +74,7 @@ class FastRNN:
         # one sigmoid per step, s_{-1} = 1/2 for h_0 = 0.
         self.sigmoid = sigmoid_is_faster()
         self.scale, self.offset = (2.0, -1.0) if self.sigmoid else (1.0, 0.0)  # h = scale * s + offset
+        self.activate_: Callable[[Tensor], Tensor] = Tensor.sigmoid_ if self.sigmoid else Tensor.tanh_  # in place
         w_hh = [state["rnn.weight_hh_l0" + s].float() for state, s in rnns]
         w_ih = [state["rnn.weight_ih_l0" + s].float() * self.scale for state, s in rnns]
         bias = [(state["rnn.bias_ih_l0" + s] + state["rnn.bias_hh_l0" + s]) * self.scale for state, s in rnns]
@@ -110,9 +111,6 @@ class FastRNN:
         self.start_input = torch.bmm(s_start, self.w_hh_t)
         self.head_w = torch.stack([state["head.weight"].t() for state in members]).contiguous()  # [K, F, C]
         self.head_b = torch.stack([state["head.bias"] for state in members])  # [K, C]
-
-    def _activation_(self, z: Tensor) -> Tensor:
-        return z.sigmoid_() if self.sigmoid else z.tanh_()
 
     @torch.inference_mode()
     def __call__(self, sequences: list[list[int]]) -> tuple[Tensor, Tensor]:
@@ -166,16 +164,10 @@ class FastRNN:
         """The recurrence in place in the inputs x [T, S, B, H] (step t's input becomes s_t), every
         text run to the longest one's length; pooled afterwards, each text over its own steps."""
         steps, batch = x.size(0), x.size(2)
-        w_hh_t, at = self.w_hh_t, x.unbind(0)  # the steps' views made at once: indexing x per step costs more
-        prev = at[0].add_(self.start_input)
-        if self.sigmoid:
-            prev.sigmoid_()
-            for z in at[1:]:
-                prev = z.baddbmm_(prev, w_hh_t).sigmoid_()
-        else:
-            prev.tanh_()
-            for z in at[1:]:
-                prev = z.baddbmm_(prev, w_hh_t).tanh_()
+        w_hh_t, activate_, at = self.w_hh_t, self.activate_, x.unbind(0)  # the steps' views made at once
+        prev = activate_(at[0].add_(self.start_input))
+        for z in at[1:]:
+            prev = activate_(z.baddbmm_(prev, w_hh_t))
         pooling = self.config.pooling
         if batch == 1:  # every step is the text's own: no mask, and its last state is the last step
             pooled_sum = x.sum(0) if pooling == "mean+max" else None
@@ -215,7 +207,7 @@ class FastRNN:
                     z.add_(self.start_input)
                 else:
                     z.baddbmm_(prev, self.w_hh_t)
-                prev = self._activation_(z)
+                prev = self.activate_(z)
                 if running_max is not None:
                     torch.maximum(running_max, prev, out=running_max)
                 if running_sum is not None:
