@@ -70,6 +70,16 @@ def pieces(text: str, lang: str, encoder: TextEncoder, reads: Literal["sentences
     """What the model reads of ``text``, in order: each sentence on its own (long ones in parts),
     or, for a model trained on whole texts, the text itself when it fits, else runs of consecutive
     sentences that fit. A text without any non-whitespace character gives []."""
+    if reads == "texts":
+        start, end = len(text) - len(text.lstrip()), len(text.rstrip())
+        if start >= end:
+            return []
+        # The sentences cover the text but its outer whitespace: a review that fits is read whole,
+        # and neither segmented nor tokenized sentence by sentence.
+        whole = Span(start, end)
+        tokens = _tokens_if_fitting(text, whole, encoder)
+        if tokens is not None:
+            return [Piece(whole, encoder.encode_tokens(tokens))]
     spans = sentences(text, lang)
     if reads == "texts":
         spans = _runs(text, spans, encoder)

@@ -43,6 +43,7 @@ letter ("plan B. Then"), nor a terminator glued to the next word ("Great!Will re
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -84,7 +85,7 @@ _ASCII_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ01
 
 def sentences(text: str, lang: str = "en") -> list[Span]:
     """The sentences of `text` in order, as spans into `text`; see the module docstring."""
-    cjk = lang.lower().replace("_", "-").split("-")[0] == "zh"
+    cjk = _is_chinese(lang)
     spans: list[Span] = []
     for line in _LINE.finditer(text):
         start, end = line.span()
@@ -93,6 +94,11 @@ def sentences(text: str, lang: str = "en") -> list[Span]:
             start = cut
         _emit(text, start, end, spans)
     return _without_bare_punctuation(text, spans)
+
+
+@functools.lru_cache(maxsize=64)
+def _is_chinese(lang: str) -> bool:
+    return lang.lower().replace("_", "-").split("-")[0] == "zh"
 
 
 def split(text: str, lang: str = "en") -> list[str]:
@@ -137,6 +143,8 @@ def _cuts(text: str, ls: int, le: int, cjk: bool) -> list[int]:
         if rs < last:  # inside what the previous cut already took (";)" after a terminator)
             continue
         chars, p = run.group(1), run.end()
+        if p == le or text[p:le].isspace():
+            break  # only whitespace follows: the line's end ends this sentence whatever the run is
         full_width = not _FULL_WIDTH.isdisjoint(chars)
         if not full_width and p < le and text[p] in _ASCII_ALNUM:
             continue  # inside a decimal, version, URL, e-mail or "a.b": the commonest run, so settled first

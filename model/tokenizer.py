@@ -9,10 +9,11 @@ vocabulary the model was trained on.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 TOKENIZER_VERSION = 1
 PAD, UNK = "<pad>", "<unk>"
@@ -42,7 +43,6 @@ _TRANSLATE = str.maketrans(
         "\u3001": ",",  # ideographic full stop and comma
     }
 )
-_DROPPED = frozenset("\ufe0e\ufe0f" + "".join(map(chr, range(0x1F3FB, 0x1F400))))
 _BRACKETS = {"(": "-lrb-", ")": "-rrb-", "[": "-lsb-", "]": "-rsb-", "{": "-lcb-", "}": "-rcb-"}
 _ESCAPED = {"/": "\\/", "*": "\\*"}
 # Apostrophe-less contractions common in user text, split the way PTB splits the real ones.
@@ -142,20 +142,49 @@ _REPEATS = re.compile(r"([^\W\d_])\1{2,}")
 
 
 _ASCII_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_DROPPED = frozenset("\ufe0e\ufe0f" + "".join(map(chr, range(0x1F3FB, 0x1F400))))
+
+
+class CharacterTable(dict[int, str]):
+    """A `str.translate` table for a per-character ``form``, filled as characters are met: the
+    translation runs in C, where a loop over the characters ran in Python, and a character no
+    earlier text held costs one call of ``form``."""
+
+    _LIMIT = 1 << 13  # distinct characters remembered (CJK text uses a few thousand); others are worked out each time
+
+    def __init__(self, form: Callable[[str], str]) -> None:
+        super().__init__()
+        self.form = form
+
+    def __missing__(self, code: int) -> str:
+        out = self.form(chr(code))
+        if len(self) < self._LIMIT:
+            self[code] = out
+        return out
+
+
+def _separated_or_dropped(char: str) -> str:
+    category = unicodedata.category(char)
+    if category == "Cf" or char in _DROPPED:
+        return ""
+    return " " if category in ("Cc", "Zl", "Zp") else char
+
+
+_SEPARATE_AND_DROP = CharacterTable(_separated_or_dropped)
+
+
+def separate_and_drop(text: str) -> str:
+    """Control characters (NUL, tabs, newlines) and line/paragraph separators become spaces, which
+    separate words; format characters (zero-width joiners), variation selectors and skin-tone
+    modifiers carry no meaning here and are dropped (English and Chinese alike)."""
+    return text.translate(_SEPARATE_AND_DROP)
 
 
 def normalize(text: str) -> str:
     """Unicode-normalize and lower-case: full-width forms, smart quotes and dashes become ASCII."""
     if text.isascii():  # the common case, and NFKC, the table and the categories are no-ops on it
         return _ASCII_CONTROL.sub(" ", text.lower())
-    text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE).lower()
-    # Control characters (NUL, tabs, newlines) separate words; format characters (zero-width
-    # joiners), variation selectors and skin-tone modifiers carry no meaning here and are dropped.
-    return "".join(
-        " " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c
-        for c in text
-        if unicodedata.category(c) != "Cf" and c not in _DROPPED
-    )
+    return separate_and_drop(unicodedata.normalize("NFKC", text).translate(_TRANSLATE).lower())
 
 
 def _split_word(word: str) -> list[str]:
@@ -179,8 +208,20 @@ def _split_word_cached(word: str) -> tuple[str, ...]:
     return tuple(_split_word(word))
 
 
-# The only pattern whose match depends on text past the next space: `initials`' look-ahead.
-_CROSSES_SPACE = re.compile(r"\b[b-hj-z]\.\s")
+_INITIAL_LETTERS = frozenset("bcdefghjklmnopqrstuvwxyz")
+_ASCII_WORD = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def _crosses_space(text: str) -> bool:
+    r"""Whether `initials`' look-ahead could match here, the only pattern whose match depends on text
+    past the next space: r"\b[b-hj-z]\.\s" in normalized ASCII text (lower case, whose only
+    whitespace is " "), found through str.find at a fraction of the regex's cost."""
+    i = text.find(". ")
+    while i != -1:
+        if i > 0 and text[i - 1] in _INITIAL_LETTERS and (i == 1 or text[i - 2] not in _ASCII_WORD):
+            return True
+        i = text.find(". ", i + 2)
+    return False
 
 
 def tokenize(text: str) -> list[str]:
@@ -191,12 +232,9 @@ def tokenize(text: str) -> list[str]:
     space-separated chunks' tokens, and chunks repeat as words do, so they are cached.
     """
     text = normalize(text)
-    if not text.isascii() or _CROSSES_SPACE.search(text):
+    if not text.isascii() or _crosses_space(text):
         return _attach_abbreviations(_tokens(text))
-    tokens: list[str] = []
-    for chunk in text.split():
-        tokens.extend(_chunk_tokens(chunk))
-    return _attach_abbreviations(tokens)
+    return _attach_abbreviations(list(itertools.chain.from_iterable(map(_chunk_tokens, text.split()))))
 
 
 def tokenize_whole(text: str) -> list[str]:
@@ -235,6 +273,8 @@ def _tokens(text: str) -> list[str]:
 
 def _attach_abbreviations(tokens: list[str]) -> list[str]:
     """Re-join "mr" "." into "mr." as SST writes titles; sentence-final periods stay separate."""
+    if "." not in tokens[:-1]:
+        return tokens  # the usual case: no period before the last token
     out: list[str] = []
     for i, tok in enumerate(tokens):
         if tok == "." and out and out[-1] + "." in _ABBREVIATIONS and i + 1 < len(tokens):

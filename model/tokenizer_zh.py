@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from model.tokenizer import CharacterTable, separate_and_drop
+
 ZH_TOKENIZER_VERSION = 1
 
 # CJK punctuation that NFKC leaves alone, mapped to the ASCII form NFKC gives the full-width ones.
@@ -50,20 +52,15 @@ _PUNCT = str.maketrans(
         "－": "-",
     }
 )
+_PUNCT_FORMS = CharacterTable(lambda char: char.translate(_PUNCT))
 # Emoji carry sentiment that reviews express with characters: map the common ones to one.
 _EMOJI = {
     **dict.fromkeys("😀😃😄😁😆😊☺🙂😎🤩🥳👌👏🙌✨🎉⭐🌟💯✅😍🥰😘❤♥👍💕💖", "赞"),
     **dict.fromkeys("👎💩🤮🤢😞😔😟🙁☹😕😒🙄😩😫😢😭💔😠😡🤬", "差"),
 }
-_DROPPED = frozenset("\ufe0e\ufe0f" + "".join(map(chr, range(0x1F3FB, 0x1F400))))
-_TOKEN_RE = re.compile(
-    r"""
-    (?P<latin>[a-z0-9]+(?:\.[0-9]+)?)
-  | (?P<ellipsis>\.{2,})
-  | (?P<char>\S)
-    """,
-    re.VERBOSE,
-)
+# A Latin/digit run, an ellipsis (a run of periods, `_DOTS` writes each as "..."), or one character.
+_TOKEN_RE = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?|\.{2,}|\S")
+_DOTS = re.compile(r"\.{2,}")
 
 
 def is_cjk(ch: str) -> bool:
@@ -73,23 +70,19 @@ def is_cjk(ch: str) -> bool:
 
 
 def normalize_zh(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text.translate(_PUNCT)).translate(_PUNCT).lower()
-    return "".join(
-        " " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c
-        for c in text
-        if unicodedata.category(c) != "Cf" and c not in _DROPPED
-    )
+    """Punctuation to one form, NFKC, lower case, `separate_and_drop`."""
+    text = text.translate(_PUNCT_FORMS)
+    # Nearly every review is NFKC already once its punctuation is mapped (the mapping's forms are
+    # ASCII or map to themselves, so mapping again would change nothing): the check is far cheaper.
+    if not unicodedata.is_normalized("NFKC", text):
+        text = unicodedata.normalize("NFKC", text).translate(_PUNCT_FORMS)
+    return separate_and_drop(text.lower())
 
 
 def tokenize_zh(text: str) -> list[str]:
     """One token per CJK character; Latin/digit runs whole; punctuation normalised; no whitespace."""
-    tokens: list[str] = []
-    for match in _TOKEN_RE.finditer(normalize_zh(text)):
-        kind, piece = match.lastgroup, match.group()
-        if kind == "ellipsis":
-            tokens.append("...")
-        elif kind == "char":
-            tokens.append(_EMOJI.get(piece, piece))
-        else:
-            tokens.append(piece)
-    return tokens
+    text = normalize_zh(text)
+    if ".." in text:
+        text = _DOTS.sub("...", text)
+    tokens: list[str] = _TOKEN_RE.findall(text)
+    return list(map(_EMOJI.get, tokens, tokens))  # an emoji becomes the character it stands for
