@@ -1,6 +1,7 @@
 """Micro-batching: concurrent requests share one forward pass, on one dedicated inference thread.
 
-The event loop only enqueues work and awaits a future; the thread takes everything queued, runs
+The event loop only enqueues work (the jobs submitted in one pass of the loop together, with one
+wake-up) and awaits a future; the thread takes everything queued, runs
 it in batches of at most ``max_batch`` texts and hands the results back with one loop callback per
 batch. An idle thread starts on a lone request at once (no added latency); under load, requests
 queue while a forward runs and form the next batch. The queue is bounded in texts: past the bound
@@ -58,6 +59,7 @@ class MicroBatcher:
         self.torch_threads = torch_threads
         self.on_batch = on_batch
         self._jobs: deque[_Job] = deque()
+        self._pending: list[_Job] = []  # submitted in this pass of the event loop; `_flush` queues them
         self._queued_texts = 0
         self._cond = threading.Condition()
         self._stopping = False
@@ -74,12 +76,18 @@ class MicroBatcher:
     def stop(self, timeout: float = 5.0) -> None:
         """Finish what is queued, then end the thread."""
         with self._cond:
+            self._jobs.extend(self._pending)
+            self._pending.clear()
             self._stopping = True
             self._cond.notify()
         if self._thread is not None:
             self._thread.join(timeout)
 
-    async def submit(self, predictor: Predictor, requests: list[PredictItem]) -> list[Answer]:
+    async def submit(
+        self, predictor: Predictor, requests: list[PredictItem], timeout: float | None = None
+    ) -> list[Answer]:
+        """The answers to ``requests``; `OverloadedError` when the queue is full, `TimeoutError` when
+        they take longer than ``timeout`` seconds (the job is still run, its answer dropped)."""
         loop = asyncio.get_running_loop()
         job = _Job(predictor, requests, loop.create_future(), loop)
         with self._cond:
@@ -88,9 +96,31 @@ class MicroBatcher:
             if self._queued_texts + len(requests) > self.max_queue:
                 raise OverloadedError()
             self._queued_texts += len(requests)
-            self._jobs.append(job)
+            self._pending.append(job)
+            first = len(self._pending) == 1
+        if first:
+            loop.call_soon(self._flush)
+        if timeout is None:
+            return await job.future
+        # One timer on the job's own future: `asyncio.wait_for` wrapped it in a task of its own,
+        # about 10 us per request more (docs/performance.md).
+        expiry = loop.call_later(timeout, _expire, job.future)
+        try:
+            return await job.future
+        finally:
+            expiry.cancel()
+
+    def _flush(self) -> None:
+        """Queue the jobs submitted since the last flush, and wake the thread once for all of them.
+
+        Requests that arrive together are parsed in one pass of the event loop; had each woken the
+        thread as it was submitted, the thread would start on the first few while the loop still
+        parsed the rest, and run half-size batches (measured: a mean batch of 8 instead of 16 at
+        16 connections, and fewer requests per second)."""
+        with self._cond:
+            self._jobs.extend(self._pending)
+            self._pending.clear()
             self._cond.notify()
-        return await job.future
 
     def _take(self) -> list[_Job] | None:
         """Block until work is queued; take jobs up to ``max_batch`` texts (at least one job)."""
@@ -161,6 +191,11 @@ class MicroBatcher:
                     self.on_batch(predictor, len(chunk))
                 for (job, i), pred in zip(chunk, preds, strict=True):
                     job.results[i] = pred
+
+
+def _expire(future: asyncio.Future[list[Answer]]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 def _deliver(jobs: list[_Job]) -> None:

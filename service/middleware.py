@@ -64,8 +64,7 @@ class RequestContext:
         route = scope.get("route")
         path = getattr(route, "path", None) or "unmatched"
         method = scope["method"]
-        self.metrics.requests.labels(path, method, str(status)).inc()
-        self.metrics.latency.labels(path, method, str(status)).observe(elapsed)
+        self.metrics.request_done(path, method, status, elapsed)
         if log.isEnabledFor(logging.INFO):
             log.info(
                 "request",

@@ -8,7 +8,6 @@ raised here as a `ProblemError`.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Coroutine
@@ -88,14 +87,14 @@ class ServiceState:
     async def _predict(self, predictor: Predictor, items: list[PredictItem]) -> list[Answer]:
         batcher = self.require_ready()
         try:
-            results = await asyncio.wait_for(batcher.submit(predictor, items), self.settings.request_timeout_s)
+            results = await batcher.submit(predictor, items, self.settings.request_timeout_s)
         except OverloadedError as exc:
             self.metrics.overload.inc()
             raise ProblemError(503, str(exc), headers={"Retry-After": str(exc.retry_after)}) from None
         except TimeoutError:
             raise ProblemError(503, "the prediction timed out; retry shortly", headers={"Retry-After": "1"}) from None
         for p in results:
-            self.metrics.predictions.labels(predictor.name, p["label"]).inc()
+            self.metrics.predicted(predictor.name, p["label"])
         return results
 
     def start_batcher(self) -> MicroBatcher:

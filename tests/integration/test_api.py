@@ -186,6 +186,18 @@ def test_ready_is_503_before_the_model_is_loaded(settings: Settings) -> None:
     assert c.get("/ready").status_code == 503  # after shutdown
 
 
+def test_a_prediction_past_the_request_timeout_is_503(tiny_checkpoint: Path) -> None:
+    settings = Settings(checkpoint=tiny_checkpoint, checkpoint_zh=None, request_timeout_s=1e-6)
+    with TestClient(create_app(settings)) as c:
+        r = c.post("/predict/batch", json={"texts": ["a long and winding text " * 20] * 64})
+        assert r.status_code == 503
+        assert r.headers["content-type"] == "application/problem+json"
+        assert r.headers["retry-after"] == "1"
+        assert "timed out" in r.json()["detail"]
+        assert c.get("/health").status_code == 200
+        assert c.get("/ready").status_code == 200
+
+
 def test_the_lang_enum_lists_the_loaded_languages(settings: Settings) -> None:
     def lang_enum(c: TestClient) -> list[str]:
         schemas = c.get("/openapi.json").json()["components"]["schemas"]

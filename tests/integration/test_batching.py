@@ -117,3 +117,22 @@ def test_stopped_batcher_refuses_work(predictor: Predictor) -> None:
 
     with pytest.raises(OverloadedError):
         asyncio.run(run())
+
+
+def test_a_request_past_its_timeout_raises_and_the_batcher_goes_on(predictor: Predictor) -> None:
+    batcher = MicroBatcher()
+
+    async def run() -> list[Answer]:
+        started = time.perf_counter()
+        with pytest.raises(TimeoutError):  # nothing runs the queue yet
+            await batcher.submit(predictor, [PredictItem(predictor.encode("too late"))], timeout=0.05)
+        assert 0.04 < time.perf_counter() - started < 1
+        batcher.start()  # the abandoned job still runs; its answer is dropped, the next one arrives
+        try:
+            return await batcher.submit(predictor, [PredictItem(predictor.encode("on time"))], timeout=10)
+        finally:
+            batcher.stop()
+
+    (answer,) = asyncio.run(run())
+    (single,) = predictor.predict([PredictItem(predictor.encode("on time"))])
+    assert_same_prediction(answer, single)
