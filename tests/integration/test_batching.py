@@ -136,3 +136,24 @@ def test_a_request_past_its_timeout_raises_and_the_batcher_goes_on(predictor: Pr
     (answer,) = asyncio.run(run())
     (single,) = predictor.predict([PredictItem(predictor.encode("on time"))])
     assert_same_prediction(answer, single)
+
+
+def test_requests_submitted_in_one_pass_of_the_loop_share_one_forward_pass(predictor: Predictor) -> None:
+    sizes: list[int] = []
+    batcher = MicroBatcher(max_batch=64, max_wait_ms=0, on_batch=lambda p, n: sizes.append(n))
+
+    async def request(text: str) -> list[Answer]:
+        time.sleep(0.002)  # work between submissions that lets the thread run, as a socket write does
+        return await batcher.submit(predictor, [PredictItem(predictor.encode(text))])
+
+    async def run() -> None:
+        batcher.start()
+        try:
+            for _ in range(3):  # the thread is idle each time: nothing but the flush makes the batch
+                await asyncio.gather(*(request(t) for t in TEXTS))
+                await asyncio.sleep(0.01)
+        finally:
+            batcher.stop()
+
+    asyncio.run(run())
+    assert sizes == [len(TEXTS)] * 3
