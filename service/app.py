@@ -88,7 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestContext,
         metrics=state.metrics,
         max_body_bytes=settings.max_body_bytes,
-        direct=predict.direct_routes(app, guard),
+        # CORS must see every answer: with it, the prediction routes go through FastAPI too.
+        direct=predict.direct_routes(app, guard) if not settings.cors_origins else {},
     )
     if state.tracing is not None:  # outermost: its span holds the whole request, RequestContext's too
         app.add_middleware(TracingMiddleware, tracing=state.tracing)

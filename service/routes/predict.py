@@ -9,8 +9,9 @@ included `APIRouter` through a nested dispatch on every request. Their request m
 /docs through `service.openapi`.
 
 `direct_routes` goes one step further: when the routes carry no dependencies (no API key is
-configured), `RequestContext` calls them as plain ASGI apps, past Starlette's router, FastAPI's
-request handler and exception middleware, whose layers cost about a fifth of a request here.
+configured) and no CORS middleware must see their answers, `RequestContext` calls them as plain
+ASGI apps, past Starlette's router, FastAPI's request handler and exception middleware, whose
+layers cost about a fifth of a request here.
 The answers are the same: the errors these routes raise on purpose become the same problem
 responses (`service.errors.expected_problem`), anything else reaches `RequestContext`'s 500.
 """

@@ -70,6 +70,10 @@ def test_cors_is_off_by_default_and_configurable(client: TestClient, tiny_checkp
         assert r.headers["access-control-allow-origin"] == "https://app.example"
         other = c.options("/predict", headers={**preflight, "Origin": "https://evil.example"})
         assert "access-control-allow-origin" not in other.headers
+        for path, body in (("/predict", {"text": "fine"}), ("/predict/batch", {"texts": ["fine"]})):
+            answer = c.post(path, json=body, headers={"Origin": "https://app.example"})  # the request itself
+            assert answer.status_code == 200
+            assert answer.headers["access-control-allow-origin"] == "https://app.example"
 
 
 def test_cors_origins_parse_from_a_comma_separated_variable(monkeypatch: pytest.MonkeyPatch) -> None:
