@@ -44,6 +44,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # do not walk it again and again (what that did to latency and throughput: `docs/performance.md`).
     gc.collect()
     gc.freeze()
+    memory.serve_from_heap()
     state.ready = True
     try:
         yield
