@@ -42,19 +42,20 @@ ReadBody = Callable[[], Awaitable[bytes]]
 Answerer = Callable[[ServiceState, str, ReadBody], Awaitable[bytes]]
 
 
-def parse(content_type: str, body: bytes, model: type[M], state: ServiceState) -> M:
-    """The body as ``model``: 415 unless it is declared JSON; 400/422 (pydantic) unless it fits."""
+async def parse(content_type: str, read_body: ReadBody, model: type[M], state: ServiceState) -> M:
+    """The body as ``model``: 415 unless it is declared JSON (before reading it); 400/422 (pydantic)
+    unless it fits."""
     media = content_type.split(";", 1)[0].strip().lower()
     if media != "application/json" and not media.endswith("+json"):
         raise ProblemError(415, f"expected Content-Type application/json, got {media or 'none'!r}")
-    return model.model_validate_json(body, context=state.validation_context)
+    return model.model_validate_json(await read_body(), context=state.validation_context)
 
 
 async def answer_one(state: ServiceState, content_type: str, read_body: ReadBody) -> bytes:
     """One text -> its model -> one `Prediction`, as JSON bytes."""
     state.require_ready()
     with state.trace("parse"):
-        req = parse(content_type, await read_body(), PredictRequest, state)
+        req = await parse(content_type, read_body, PredictRequest, state)
     predictor = state.predictor_for(req.lang, req.text)
     with state.trace("tokenize"):
         item = predictor.item(req.text, req.explain, req.include_hidden, req.binary, req.sentences)
@@ -73,7 +74,7 @@ async def answer_batch(state: ServiceState, content_type: str, read_body: ReadBo
     text that cannot be answered gets an error object in its place, as the other texts are answered."""
     state.require_ready()
     with state.trace("parse"):
-        req = parse(content_type, await read_body(), BatchRequest, state)
+        req = await parse(content_type, read_body, BatchRequest, state)
     state.metrics.request_batch.observe(len(req.texts))
     answers: list[Answer | None] = [None] * len(req.texts)
     groups: dict[str, list[int]] = {}
