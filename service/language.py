@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from model.languages import LANGUAGES, language
-from model.tokenizer_zh import is_cjk
 
 Script = Literal["latin", "cjk"]  # the values of `model.languages.Language.script`
 _WORD = re.compile(r"[^\W\d_]+")
+# `model.tokenizer_zh.is_cjk` as a character class: counted and blanked out in C, not per character.
+_CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
 
 
 def script_of(text: str) -> Script:
@@ -28,11 +29,10 @@ def script_of(text: str) -> Script:
     """
     if text.isascii():  # the common case, decided without looking at each character
         return "latin"
-    cjk = sum(1 for c in text if is_cjk(c))
+    blanked, cjk = _CJK.subn(" ", text)
     if cjk == 0:
         return "latin"
-    words = len(_WORD.findall("".join(" " if is_cjk(c) else c for c in text)))
-    return "cjk" if cjk >= words else "latin"
+    return "cjk" if cjk >= len(_WORD.findall(blanked)) else "latin"
 
 
 @dataclass(frozen=True)

@@ -54,3 +54,11 @@ def test_nothing_loaded_or_an_unknown_language_is_an_error() -> None:
         Router.among([])
     with pytest.raises(ValueError, match="unknown language 'fr'"):
         Router.among(["fr"])
+
+
+def test_the_script_pattern_is_is_cjk_on_every_character() -> None:
+    from model.tokenizer_zh import is_cjk
+    from service.language import _CJK
+
+    every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
+    assert _CJK.findall(every) == [c for c in every if is_cjk(c)]
