@@ -80,9 +80,9 @@ def pieces(text: str, lang: str, encoder: TextEncoder, reads: Literal["sentences
         tokens = _tokens_if_fitting(text, whole, encoder)
         if tokens is not None:
             return [Piece(whole, encoder.encode_tokens(tokens))]
-    spans = sentences(text, lang)
-    if reads == "texts":
-        spans = _runs(text, spans, encoder)
+        spans = _runs(text, sentences(text, lang), encoder)
+    else:
+        spans = sentences(text, lang)
     out: list[Piece] = []
     for span in spans:
         out.extend(_fitting(text, span, encoder))

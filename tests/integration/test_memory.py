@@ -32,10 +32,15 @@ print(rss_mb() - before)
 """
 
 
-def kept_mb(mode: str) -> float:
+def run_script(script: str, mode: str) -> float:
+    """What ``script`` prints, run in a fresh interpreter with glibc's own defaults."""
     env = {k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"}
-    out = subprocess.run([sys.executable, "-c", SCRIPT, mode], capture_output=True, text=True, check=True, env=env)
+    out = subprocess.run([sys.executable, "-c", script, mode], capture_output=True, text=True, check=True, env=env)
     return float(out.stdout)
+
+
+def kept_mb(mode: str) -> float:
+    return run_script(SCRIPT, mode)
 
 
 def test_fixed_threshold_returns_freed_blocks() -> None:
@@ -76,11 +81,7 @@ print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5)
 
 
 def faults_per_batch(mode: str) -> float:
-    env = {k: v for k, v in os.environ.items() if k != "MALLOC_MMAP_THRESHOLD_"}
-    out = subprocess.run(
-        [sys.executable, "-c", REUSE_SCRIPT, mode], capture_output=True, text=True, check=True, env=env
-    )
-    return float(out.stdout)
+    return run_script(REUSE_SCRIPT, mode)
 
 
 def test_serving_threshold_reuses_a_batch_s_blocks() -> None:
