@@ -66,9 +66,6 @@ class TrainConfig(BaseModel):
     dropout: float = Field(0.5, ge=0, lt=1, description="dropout before the linear head")
     embedding_dropout: float = Field(0.25, ge=0, lt=1, description="dropout on the RNN's input vectors")
     word_dropout: float = Field(0.0, ge=0, lt=1, description="probability of reading a training token as UNK")
-    rare_word_dropout: float = Field(
-        0.0, ge=0, description="a: read a training token seen n times as UNK with probability a / (a + n); 0: off"
-    )
     fgm: float = Field(0.0, ge=0, description="adversarial step on trainable embedding tables (FGM; 0: off)")
     negations: int = Field(0, ge=0, description="training texts of up to N tokens also appear negated, label flipped")
     compositions: int = Field(

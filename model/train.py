@@ -150,21 +150,12 @@ def prepare(cfg: TrainConfig, corpus: Corpus | None = None) -> Prepared:
     return Prepared(corpus, vocab, encoder, config, tables, labelled, dev)
 
 
-def word_dropout(ids: Tensor, p: float | Tensor, generator: torch.Generator) -> Tensor:
-    """Replace real tokens by UNK with probability ``p`` (one for all, or per token id): robustness
-    to unseen words at serving."""
-    if isinstance(p, float) and p <= 0:
+def word_dropout(ids: Tensor, p: float, generator: torch.Generator) -> Tensor:
+    """Replace real tokens by UNK with probability ``p``: robustness to unseen words at serving."""
+    if p <= 0:
         return ids
-    chance = p if isinstance(p, float) else p[ids]
-    drop = (torch.rand(ids.shape, generator=generator) < chance) & (ids != PAD_ID)
+    drop = (torch.rand(ids.shape, generator=generator) < p) & (ids != PAD_ID)
     return ids.masked_fill(drop, UNK_ID)
-
-
-def rare_word_chances(train: Labelled, vocab_size: int, alpha: float) -> Tensor:
-    """Per token id, alpha / (alpha + n) for a token seen n times in the training texts: rare words,
-    like the words outside the vocabulary a user writes, are read as UNK most often."""
-    counts = torch.bincount(torch.tensor([t for ids, _ in train for t in ids], dtype=torch.long), minlength=vocab_size)
-    return alpha / (alpha + counts.double())
 
 
 def fgm_step(model: SentimentRNN, tables: list[Tensor], ids: Tensor, lens: Tensor, labels: Tensor, eps: float) -> None:
@@ -239,11 +230,6 @@ class MemberTraining:
         self.rng = random.Random(job.seed)
         self.generator = torch.Generator().manual_seed(job.seed)
         self.dev_labels = torch.tensor([y for _, y in job.dev])
-        self.drop_chance: float | Tensor = (
-            rare_word_chances(job.train, job.config.vocab_size, cfg.rare_word_dropout)
-            if cfg.rare_word_dropout > 0
-            else cfg.word_dropout
-        )
         self.history: list[dict[str, float]] = []
         self.best_acc, self.best_state = -1.0, model.state_dict()
 
@@ -251,7 +237,7 @@ class MemberTraining:
         """One optimizer step on the texts ``batch``; returns (summed loss, correct)."""
         cfg, model, data = self.cfg, self.model, self.job.train
         ids, lens = pad_batch([data[i][0] for i in batch])
-        ids = word_dropout(ids, self.drop_chance, self.generator)
+        ids = word_dropout(ids, cfg.word_dropout, self.generator)
         labels = torch.tensor([data[i][1] for i in batch])
         logits = model(ids, lens).logits
         loss = F.cross_entropy(logits, labels)
