@@ -19,7 +19,7 @@ from torch import Tensor
 from model.data import sha256_file
 from model.languages import tokenizer_for
 from model.network import ModelConfig, SentimentRNN
-from model.tokenizer import TOKENIZER_VERSION, Vocab
+from model.tokenizer import TOKENIZER_VERSION, Aliases, Vocab
 
 FORMAT_VERSION = 1
 REQUIRED_KEYS = ("format_version", "model_config", "members", "vocab", "labels", "tokenizer")
@@ -112,6 +112,7 @@ class Checkpoint:
             "shared": shared,
             "members": members,
             "vocab": list(self.vocab.itos),
+            "aliases": _aliases_to_dict(self.vocab.aliases),
             "labels": list(self.labels),
             "language": self.language,
             "tokenizer": self.tokenizer,
@@ -122,6 +123,20 @@ class Checkpoint:
             "metrics": self.metrics,
             "document": self.document,
         }
+
+
+def _aliases_to_dict(aliases: Aliases | None) -> dict[str, Tensor]:
+    if aliases is None:
+        return {}
+    return {"keys": torch.tensor(aliases.keys, dtype=torch.long), "ids": torch.tensor(aliases.ids, dtype=torch.int32)}
+
+
+def _aliases_from_dict(raw: object) -> Aliases | None:
+    if not raw:
+        return None
+    if not isinstance(raw, dict) or not all(isinstance(raw.get(k), Tensor) for k in ("keys", "ids")):
+        raise ValueError("aliases must hold the tensors keys and ids")
+    return Aliases(raw["keys"].tolist(), raw["ids"].tolist())
 
 
 def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> str:
@@ -162,7 +177,7 @@ def _from_dict(raw: object, path: Path) -> Checkpoint:
     tokenizer = raw["tokenizer"]
     try:
         config = ModelConfig.from_dict(raw["model_config"])
-        vocab = Vocab(raw["vocab"])
+        vocab = Vocab(raw["vocab"], _aliases_from_dict(raw.get("aliases")))
 
         # Float16 embedding tables stay float16; other floats are read as float32.
         def widen(key: str, value: Tensor) -> Tensor:

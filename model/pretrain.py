@@ -172,6 +172,25 @@ def general_vectors(name: str) -> WordVectors | None:
     return WordVectors(words, vectors)
 
 
+def nearest_words(itos: Sequence[str], general: WordVectors, most_frequent: int) -> list[tuple[str, int]]:
+    """Each of ``general``'s ``most_frequent`` words that ``itos`` lacks, with the id of the word in
+    ``itos`` nearest to it (cosine of their ``general`` vectors): the row a word outside the
+    vocabulary is read by at serving, instead of the unknown token's, which training never shows."""
+    index = {w: i for i, w in enumerate(general.words)}
+    inside = [(tid, index[w]) for tid, w in enumerate(itos) if tid > 1 and w in index]
+    ids = torch.tensor([tid for tid, _ in inside])
+    known = torch.nn.functional.normalize(general.vectors[[g for _, g in inside]], dim=1)
+    present = set(itos)
+    outside = [w for w in general.words[:most_frequent] if w not in present]
+    pairs: list[tuple[str, int]] = []
+    for start in range(0, len(outside), 4096):
+        words = outside[start : start + 4096]
+        queries = torch.nn.functional.normalize(general.vectors[[index[w] for w in words]], dim=1)
+        nearest = (queries @ known.T).argmax(1)
+        pairs += zip(words, ids[nearest].tolist(), strict=True)
+    return pairs
+
+
 def joint_table(itos: Sequence[str], vectors: WordVectors, general: WordVectors | None) -> tuple[Tensor, int]:
     """`embedding_table` of ``vectors``, with the ``general`` vectors' table appended to each row,
     scaled to the same spread; returns the table and the count of rows with a (first) vector."""

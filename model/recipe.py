@@ -35,6 +35,7 @@ DRY_RUN = {
     "embedding_dim": 16,
     "vectors": "none",
     "general_vectors": "none",
+    "aliases": 0,
 }
 
 
@@ -66,6 +67,9 @@ class TrainConfig(BaseModel):
     dropout: float = Field(0.5, ge=0, lt=1, description="dropout before the linear head")
     embedding_dropout: float = Field(0.25, ge=0, lt=1, description="dropout on the RNN's input vectors")
     word_dropout: float = Field(0.0, ge=0, lt=1, description="probability of reading a training token as UNK")
+    aliases: int = Field(
+        0, ge=0, description="the general vectors' N most frequent words outside the vocabulary read as their nearest"
+    )
     fgm: float = Field(0.0, ge=0, description="adversarial step on trainable embedding tables (FGM; 0: off)")
     negations: int = Field(0, ge=0, description="training texts of up to N tokens also appear negated, label flipped")
     compositions: int = Field(
@@ -95,6 +99,8 @@ class TrainConfig(BaseModel):
             raise ValueError("fgm moves the embedding tables: it needs trainable ones (--no-freeze-embeddings)")
         if self.general_vectors != "none" and (self.vectors == "none" or self.lang != "en"):
             raise ValueError("general_vectors extend English pre-trained vectors (set vectors)")
+        if self.aliases and self.general_vectors == "none":
+            raise ValueError("aliases are chosen by the general vectors (set general_vectors)")
         if self.vectors == "word2vec+sentiment" and language(self.lang).read_pretraining is None:
             raise ValueError(
                 f"vectors 'word2vec+sentiment' needs labelled pre-training text, which {self.lang} has not"

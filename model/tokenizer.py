@@ -8,10 +8,13 @@ vocabulary the model was trained on.
 
 from __future__ import annotations
 
+import bisect
 import functools
+import hashlib
 import itertools
 import re
 import unicodedata
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 
@@ -284,16 +287,58 @@ def _attach_abbreviations(tokens: list[str]) -> list[str]:
     return out
 
 
-class Vocab:
-    """Token <-> id mapping; id 0 is padding and id 1 the unknown token."""
+class Aliases:
+    """Words outside a vocabulary, each read as a word inside it (its nearest, chosen in training).
 
-    def __init__(self, itos: Sequence[str]) -> None:
+    Kept as sorted 64-bit digests of the words and the ids they read as, two flat arrays (about a
+    megabyte for 75,000 words, where a dict of the words would hold ten): a lookup is a binary search,
+    and only a token the vocabulary lacks looks.
+    """
+
+    def __init__(self, keys: Sequence[int], ids: Sequence[int]) -> None:
+        self.keys, self.ids = array("q", keys), array("i", ids)
+        if len(self.keys) != len(self.ids):
+            raise ValueError("aliases need one id per word")
+        if any(a >= b for a, b in itertools.pairwise(self.keys)):
+            raise ValueError("alias keys must be sorted and distinct")
+
+    @staticmethod
+    def key(word: str) -> int:
+        return int.from_bytes(hashlib.blake2b(word.encode(), digest_size=8).digest(), "little", signed=True)
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[str, int]]) -> Aliases:
+        """From (word, id) pairs; a word's first id counts."""
+        table: dict[int, int] = {}
+        for word, i in pairs:
+            table.setdefault(cls.key(word), i)
+        keys = sorted(table)
+        return cls(keys, [table[k] for k in keys])
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def get(self, word: str) -> int:
+        """The id ``word`` reads as, or UNK_ID."""
+        key = self.key(word)
+        at = bisect.bisect_left(self.keys, key)
+        return self.ids[at] if at < len(self.keys) and self.keys[at] == key else UNK_ID
+
+
+class Vocab:
+    """Token <-> id mapping; id 0 is padding and id 1 the unknown token. With ``aliases``, a token
+    outside the vocabulary that they hold is read as their id for it instead of as unknown."""
+
+    def __init__(self, itos: Sequence[str], aliases: Aliases | None = None) -> None:
         if tuple(itos[:2]) != (PAD, UNK):
             raise ValueError(f"vocabulary must start with {PAD!r}, {UNK!r}")
         self.itos: tuple[str, ...] = tuple(itos)
         self._stoi = {t: i for i, t in enumerate(self.itos)}
         if len(self._stoi) != len(self.itos):
             raise ValueError("vocabulary has duplicate tokens")
+        if aliases is not None and any(not UNK_ID < i < len(self.itos) for i in aliases.ids):
+            raise ValueError("an alias reads as an id outside the vocabulary")
+        self.aliases = aliases
 
     @classmethod
     def build(cls, texts: Iterable[Sequence[str]], min_freq: int = 1, max_size: int | None = None) -> Vocab:
@@ -301,6 +346,9 @@ class Vocab:
         counts = Counter(tok for toks in texts for tok in toks if tok not in (PAD, UNK))
         ranked = sorted((t for t, c in counts.items() if c >= min_freq), key=lambda t: (-counts[t], t))
         return cls((PAD, UNK, *ranked[:max_size]))
+
+    def with_aliases(self, aliases: Aliases | None) -> Vocab:
+        return Vocab(self.itos, aliases)
 
     def __len__(self) -> int:
         return len(self.itos)
@@ -310,4 +358,8 @@ class Vocab:
 
     def encode(self, tokens: Sequence[str]) -> list[int]:
         get = self._stoi.get
-        return [get(t, UNK_ID) for t in tokens]
+        ids = [get(t, UNK_ID) for t in tokens]
+        if self.aliases is not None and UNK_ID in ids:
+            alias = self.aliases.get
+            return [alias(t) if i == UNK_ID else i for t, i in zip(tokens, ids, strict=True)]
+        return ids

@@ -48,7 +48,7 @@ from model.metrics import fit_temperature
 from model.network import ModelConfig, SentimentRNN, pad_batch
 from model.recipe import TrainConfig, output_path, parse_args
 from model.scale import FIVE
-from model.tokenizer import PAD, PAD_ID, UNK, UNK_ID, Vocab
+from model.tokenizer import PAD, PAD_ID, UNK, UNK_ID, Aliases, Vocab
 
 Labelled = list[tuple[list[int], int]]  # (token ids, label) per text
 
@@ -114,6 +114,9 @@ def prepare(cfg: TrainConfig, corpus: Corpus | None = None) -> Prepared:
     vectors, bigram_vectors = pretrain.pretrained(cfg, corpus, lang.tokenize, train_tokens)
     general = pretrain.general_vectors(cfg.general_vectors)
     vocab = build_vocab(cfg, train_tokens, vectors, general)
+    if cfg.aliases and general is not None:  # the recipe's validation requires general vectors
+        vocab = vocab.with_aliases(Aliases.of(pretrain.nearest_words(vocab.itos, general, cfg.aliases)))
+        print(f"aliases: {len(vocab.aliases or ())} words outside the vocabulary", file=sys.stderr)
     encoder = encoder.with_vocab(vocab)
     train_ids = [vocab.encode(t) for t in train_tokens]
     keys = build_bigrams(cfg, vocab, train_ids) if cfg.bigram_min_freq else torch.zeros(0, dtype=torch.long)
