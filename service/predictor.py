@@ -322,11 +322,13 @@ class Predictor:
             )
             start += n
             sentiments = ex.sentiment.tolist()
+            vocab = self.ckpt.vocab
             steps = zip(enc.tokens, enc.ids, ex.contributions.tolist(), ex.running.tolist(), sentiments, strict=True)
             tokens = [
                 {
                     "text": tok,
                     "known": i != UNK_ID,
+                    "read_as": None if i == UNK_ID or tok in vocab else vocab.itos[i],
                     "contribution": c,
                     "running": dict(zip(names, r, strict=True)),
                     "sentiment": sent,

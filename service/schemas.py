@@ -157,7 +157,12 @@ class HiddenState(_Out):
 
 class TokenExplanation(_Out):
     text: str
-    known: bool = Field(description="False when the token is outside the vocabulary (read as <unk>).")
+    known: bool = Field(description="False when the model reads the token as <unk>: outside its vocabulary, no alias.")
+    read_as: str | None = Field(
+        description="A token outside the vocabulary is read as its nearest word inside it (chosen in training, "
+        "English): that word, else null.",
+        examples=["modem"],
+    )
     contribution: float = Field(description="Change in log-odds of the predicted label when the RNN read this token.")
     running: dict[str, float] = Field(description="Probability of each label had the text ended after this token.")
     sentiment: float = Field(description="The sentiment score had the text ended after this token.", ge=-1, le=1)
@@ -214,7 +219,7 @@ class Prediction(_Out):
     language: LanguageCode = Field(description="Language whose model answered.")
     model_version: str = Field(description="Model name and the first 12 hex digits of its checkpoint SHA-256.")
     tokens: int = Field(description="Tokens the model read: every sentence of a longer text is read.")
-    unknown_tokens: int = Field(description="Of those, tokens outside the vocabulary.")
+    unknown_tokens: int = Field(description="Of those, tokens read as <unk> (outside the vocabulary, no alias).")
     truncated: bool = Field(
         description="Whether part of the text went unread. Every token is read now (a text longer than the model "
         "reads at once is read in pieces), so this is false; kept for clients that check it."

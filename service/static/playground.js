@@ -248,7 +248,8 @@
           title:
             `“${t.text}”: sentiment ${signed(push[i])} toward ` +
             `${dir === "pos" ? "positive" : "negative"}, ${signed(t.sentiment)} after it` +
-            (t.known ? "" : "; unknown to the model"),
+            (t.known ? "" : "; unknown to the model") +
+            (t.read_as ? `; outside the vocabulary, read as “${t.read_as}”` : ""),
         });
         span.textContent = t.text;
         span.style.backgroundColor = `rgba(var(--${dir}), ${(0.1 + 0.65 * strength).toFixed(3)})`;

@@ -161,6 +161,7 @@ def test_explanation_marks_unknown_tokens(client: TestClient) -> None:
     body = client.post("/predict", json={"text": "zzqxv film", "explain": True}).json()
     assert body["unknown_tokens"] == 1
     assert [t["known"] for t in body["explanation"]["tokens"]] == [False, True]
+    assert [t["read_as"] for t in body["explanation"]["tokens"]] == [None, None]  # no aliases in this checkpoint
 
 
 def test_a_text_longer_than_the_model_reads_is_read_whole(settings: Settings) -> None:

@@ -113,3 +113,18 @@ def test_service_on_the_shipped_models(text: str, lang: str, label: str) -> None
         body = client.post("/predict", json={"text": text}).json()
     assert (body["language"], body["label"]) == (lang, label)
     assert body["score"] > 0.5
+
+
+def test_the_english_model_reads_a_word_outside_its_vocabulary_as_a_word_inside_it() -> None:
+    """ "router" is not among the 30,000 words; its alias (chosen in training) is, and the answer says so."""
+    vocab = load_checkpoint(language("en").checkpoint_path).vocab
+    assert "router" not in vocab
+    with TestClient(create_app(Settings())) as client:
+        body = client.post("/predict", json={"text": "The router zzqxv is in the hallway.", "explain": True}).json()
+    tokens = {t["text"]: t for t in body["explanation"]["tokens"]}
+    assert tokens["router"]["known"]
+    assert tokens["router"]["read_as"] in vocab
+    assert not tokens["zzqxv"]["known"]
+    assert tokens["zzqxv"]["read_as"] is None
+    assert tokens["is"]["read_as"] is None  # a word of the vocabulary is read as itself
+    assert body["unknown_tokens"] == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from model.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_
 from model.data import sha256_file
 from model.document import Aggregation
 from model.inference import Classifier
+from model.tokenizer import Aliases
 
 
 def test_round_trip_gives_identical_logits(tiny_checkpoint: Path, tmp_path: Path) -> None:
@@ -108,6 +110,8 @@ def _truncate(raw: dict[str, Any], key: str) -> None:
         (lambda d: d["members"][0].pop("head.weight"), "head.weight"),
         (lambda d: d.update(members=[]), "no model weights"),
         (lambda d: d.update(document={"strength": [0.0, 1.0, 2.0]}), "per-label document weight"),
+        (lambda d: d.update(aliases={"keys": torch.tensor([7]), "ids": torch.tensor([10**6])}), "outside the vocab"),
+        (lambda d: d.update(aliases={"keys": [7], "ids": [2]}), "aliases must hold"),
         (lambda d: _truncate(d, "embedding.weight"), r"embedding.weight has shape \(\d+, \d+\), the model config"),
         (lambda d: _truncate(d, "head.weight"), "size mismatch for head.weight"),
         (lambda d: _truncate(d, "rnn.weight_hh_l0"), "size mismatch for rnn.weight_hh_l0"),
@@ -180,3 +184,13 @@ def test_a_combination_without_per_label_weights_is_stored_and_read_back(tiny_ch
     assert set(ckpt.document) == {"polarity", "last", "shift"}
     save_checkpoint(ckpt, tmp_path / "doc.pt")
     assert Aggregation.from_dict(load_checkpoint(tmp_path / "doc.pt").document) == how
+
+
+def test_aliases_survive_the_round_trip(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    ckpt = load_checkpoint(tiny_checkpoint)
+    assert ckpt.vocab.aliases is None
+    word = ckpt.vocab.itos[5]
+    aliased = replace(ckpt, vocab=ckpt.vocab.with_aliases(Aliases.of([("zzz-outside", 5)])))
+    save_checkpoint(aliased, tmp_path / "aliases.pt")
+    back = load_checkpoint(tmp_path / "aliases.pt").vocab
+    assert back.encode(["zzz-outside", word, "zzz-other"]) == [5, 5, 1]

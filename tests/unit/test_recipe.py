@@ -92,3 +92,9 @@ def test_override_validates() -> None:
     assert cfg.override(members=4).members == 4
     with pytest.raises(ValueError, match="pooling"):
         cfg.override(pooling="average")
+
+
+def test_aliases_need_the_general_vectors() -> None:
+    with pytest.raises(ValueError, match="aliases are chosen by the general vectors"):
+        TrainConfig(lang="en", vectors="word2vec", general_vectors="none", aliases=10)
+    assert TrainConfig(lang="en", vectors="word2vec", general_vectors="glove-6b-50d", aliases=10).aliases == 10

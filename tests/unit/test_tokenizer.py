@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from model.tokenizer import PAD, UNK, UNK_ID, Vocab, tokenize, tokenize_whole
+from model.tokenizer import PAD, UNK, UNK_ID, Aliases, Vocab, tokenize, tokenize_whole
 
 
 @pytest.mark.parametrize(
@@ -92,3 +92,27 @@ def test_vocab_min_freq_and_validation() -> None:
         Vocab(["a", "b"])
     with pytest.raises(ValueError, match="duplicate"):
         Vocab([PAD, UNK, "a", "a"])
+
+
+def test_aliases_read_a_word_outside_the_vocabulary_as_their_word() -> None:
+    aliases = Aliases.of([("router", 3), ("wifi", 2), ("router", 4)])  # a word's first id counts
+    vocab = Vocab([PAD, UNK, "wireless", "modem", "good"], aliases)
+    assert vocab.encode(["router", "wifi", "modem", "zzz", "good"]) == [3, 2, 3, UNK_ID, 4]
+    assert "router" not in vocab  # the vocabulary itself is unchanged
+    assert len(aliases) == 2
+    assert Vocab(vocab.itos).encode(["router"]) == [UNK_ID]
+    words = [f"w{i}" for i in range(5000)]  # the binary search over many digests
+    many = Aliases.of((w, 2 + i % 3) for i, w in enumerate(words))
+    assert [many.get(w) for w in words] == [2 + i % 3 for i in range(5000)]
+    assert many.get("w5000") == UNK_ID
+
+
+def test_aliases_are_validated() -> None:
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        Vocab([PAD, UNK, "a"], Aliases.of([("b", 3)]))
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        Vocab([PAD, UNK, "a"], Aliases.of([("b", UNK_ID)]))
+    with pytest.raises(ValueError, match="sorted"):
+        Aliases([5, 3], [2, 2])
+    with pytest.raises(ValueError, match="one id per word"):
+        Aliases([3], [2, 2])

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import torch
 
+from model.pretrain import WordVectors, nearest_words
 from model.recipe import TrainConfig
+from model.tokenizer import PAD, UNK
 from model.train import train, word_dropout
 from tests import synthetic
 
@@ -39,3 +41,16 @@ def test_word_dropout_replaces_only_real_tokens() -> None:
     dropped = (out[:, :3] == 1).float().mean().item()
     assert 0.4 < dropped < 0.6
     assert torch.equal(word_dropout(ids, 0.0, torch.Generator()), ids)
+
+
+def test_nearest_words_pick_the_closest_vocabulary_word_by_cosine() -> None:
+    """Hand-placed vectors: each outside word points almost where one inside word does; the
+    special tokens are never a target, and only the most frequent outside words get one."""
+    words = ["good", "great", "bad", "awful", "modem", "router", "<unk>", "rare"]
+    vectors = torch.tensor(
+        [[1.0, 0.1, 0.0], [0.9, 0.2, 0.0], [-1.0, 0.0, 0.1], [-2.0, 0.1, 0.1],
+         [0.0, 0.0, 1.0], [0.1, 0.0, 3.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    )  # fmt: skip
+    itos = [PAD, UNK, "good", "bad", "modem"]
+    pairs = nearest_words(itos, WordVectors(words, vectors), most_frequent=6)
+    assert pairs == [("great", 2), ("awful", 3), ("router", 4)]
