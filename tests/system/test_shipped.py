@@ -27,8 +27,8 @@ FLOORS: dict[tuple[str, str, str], float] = {
     ("en", "sst2-test", "accuracy"): 0.86,  # the polar answer
     ("en", "imdb-test", "accuracy"): 0.89,  # all 25,000 reviews, every sentence read
     ("en", "imdb-test", "longer_than.1500.accuracy"): 0.88,  # reviews over 1,500 characters
-    ("en", "cr", "accuracy"): 0.725,
-    ("en", "neutral", "per_class.neutral.recall"): 0.71,
+    ("en", "cr", "accuracy"): 0.735,
+    ("en", "neutral", "per_class.neutral.recall"): 0.85,  # issue 18: texts with no sentiment answered neutral
     ("en", "behaviour", "accuracy"): 0.67,
     ("zh", "test", "accuracy"): 0.93,
     ("zh", "test-unseen", "accuracy"): 0.91,
