@@ -7,6 +7,7 @@ type, `CheckpointError`, with a message a person can act on.
 
 from __future__ import annotations
 
+import ctypes
 import pickle
 import zipfile
 from array import array
@@ -137,10 +138,14 @@ def _aliases_from_dict(raw: object) -> Aliases | None:
         return None
     if not isinstance(raw, dict) or not all(isinstance(raw.get(k), Tensor) for k in ("keys", "ids")):
         raise ValueError("aliases must hold the tensors keys and ids")
-    # Straight from the tensors' bytes: `tolist` would make 150,000 Python ints whose freed memory
-    # stays with the worker (measured: 3 MB more resident).
-    keys, ids = (raw[k].to(dtype).contiguous().clone().untyped_storage() for k, dtype in _ALIAS_DTYPES)
-    return Aliases(array("q", bytes(keys)), array("i", bytes(ids)))
+    # Copied straight from the tensors' memory: `tolist` would make 150,000 Python ints, and
+    # `bytes(tensor.untyped_storage())` reads it a byte at a time (2.5 s per tensor).
+    keys, ids = (raw[k].to(dtype).contiguous() for k, dtype in _ALIAS_DTYPES)
+    return Aliases(array("q", _raw_bytes(keys)), array("i", _raw_bytes(ids)))
+
+
+def _raw_bytes(tensor: Tensor) -> bytes:
+    return ctypes.string_at(tensor.data_ptr(), tensor.numel() * tensor.element_size())
 
 
 _ALIAS_DTYPES = (("keys", torch.long), ("ids", torch.int32))
