@@ -138,17 +138,14 @@ def _aliases_from_dict(raw: object) -> Aliases | None:
         return None
     if not isinstance(raw, dict) or not all(isinstance(raw.get(k), Tensor) for k in ("keys", "ids")):
         raise ValueError("aliases must hold the tensors keys and ids")
-    # Copied straight from the tensors' memory: `tolist` would make 150,000 Python ints, and
-    # `bytes(tensor.untyped_storage())` reads it a byte at a time (2.5 s per tensor).
-    keys, ids = (raw[k].to(dtype).contiguous() for k, dtype in _ALIAS_DTYPES)
+    # Copied straight from the tensors' memory: `tolist` would make a Python int per entry, and
+    # `bytes(tensor.untyped_storage())` reads it a byte at a time (seconds at startup).
+    keys, ids = raw["keys"].to(torch.long).contiguous(), raw["ids"].to(torch.int32).contiguous()
     return Aliases(array("q", _raw_bytes(keys)), array("i", _raw_bytes(ids)))
 
 
 def _raw_bytes(tensor: Tensor) -> bytes:
     return ctypes.string_at(tensor.data_ptr(), tensor.numel() * tensor.element_size())
-
-
-_ALIAS_DTYPES = (("keys", torch.long), ("ids", torch.int32))
 
 
 def save_checkpoint(ckpt: Checkpoint, path: str | Path) -> str:

@@ -68,7 +68,10 @@ class TrainConfig(BaseModel):
     embedding_dropout: float = Field(0.25, ge=0, lt=1, description="dropout on the RNN's input vectors")
     word_dropout: float = Field(0.0, ge=0, lt=1, description="probability of reading a training token as UNK")
     aliases: int = Field(
-        0, ge=0, description="the general vectors' N most frequent words outside the vocabulary read as their nearest"
+        0,
+        ge=0,
+        description="the general vectors' N most frequent words, if outside the vocabulary, read as the word "
+        "inside it nearest to them (0: none)",
     )
     fgm: float = Field(0.0, ge=0, description="adversarial step on trainable embedding tables (FGM; 0: off)")
     negations: int = Field(0, ge=0, description="training texts of up to N tokens also appear negated, label flipped")

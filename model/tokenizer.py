@@ -290,9 +290,9 @@ def _attach_abbreviations(tokens: list[str]) -> list[str]:
 class Aliases:
     """Words outside a vocabulary, each read as a word inside it (its nearest, chosen in training).
 
-    Kept as sorted 64-bit digests of the words and the ids they read as, two flat arrays (about a
-    megabyte for 75,000 words, where a dict of the words would hold ten): a lookup is a binary search,
-    and only a token the vocabulary lacks looks.
+    Kept as sorted 64-bit digests of the words and the ids they read as, two flat arrays (a dict of
+    the words would take several times the memory of a worker): a lookup is a binary search, and
+    only a token the vocabulary lacks looks one up.
     """
 
     def __init__(self, keys: Sequence[int], ids: Sequence[int]) -> None:
