@@ -116,7 +116,8 @@ def test_service_on_the_shipped_models(text: str, lang: str, label: str) -> None
 
 
 def test_the_english_model_reads_a_word_outside_its_vocabulary_as_a_word_inside_it() -> None:
-    """ "router" is not among the 30,000 words; its alias (chosen in training) is, and the answer says so."""
+    """The word "router" is outside the vocabulary; its alias (chosen in training) is inside, and the answer
+    says what it was read as."""
     vocab = load_checkpoint(language("en").checkpoint_path).vocab
     assert "router" not in vocab
     with TestClient(create_app(Settings())) as client:
