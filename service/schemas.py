@@ -255,6 +255,10 @@ class ModelInfo(_Out):
     model_version: str
     architecture: dict[str, Any]
     vocab_size: int
+    aliases: int = Field(
+        description="Words outside the vocabulary that are read as their nearest word inside it (0: none).",
+        examples=[74660],
+    )
     labels: list[str] = Field(description="The model's own labels (the five-point scale, or negative and positive).")
     answer_labels: list[str] = Field(
         description="The labels an answer gives without `binary` (with it: negative, positive)."

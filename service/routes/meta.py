@@ -109,6 +109,7 @@ def describe(p: Predictor) -> ModelInfo:
             "ensemble_members_in_checkpoint": p.available_members,
         },
         vocab_size=len(p.ckpt.vocab),
+        aliases=len(p.ckpt.vocab.aliases or ()),
         labels=list(p.labels),
         answer_labels=list(p.answer_labels),
         max_length=p.ckpt.max_length,

@@ -221,6 +221,7 @@ def test_model_metadata(client: TestClient, tiny_checkpoint: Path) -> None:
     assert (arch["input_size"], arch["hidden_size"], arch["num_layers"], arch["bidirectional"]) == (16, 12, 1, True)
     ckpt = load_checkpoint(tiny_checkpoint)
     assert info["vocab_size"] == len(ckpt.vocab)
+    assert info["aliases"] == 0  # the tiny checkpoint has none
     assert info["labels"] == ["very_negative", "negative", "neutral", "positive", "very_positive"]
     assert info["answer_labels"] == ["negative", "neutral", "positive"]
     assert info["max_length"] == ckpt.max_length

@@ -122,6 +122,7 @@ def test_the_english_model_reads_a_word_outside_its_vocabulary_as_a_word_inside_
     assert "router" not in vocab
     with TestClient(create_app(Settings())) as client:
         body = client.post("/predict", json={"text": "The router zzqxv is in the hallway.", "explain": True}).json()
+        assert client.get("/model").json()["aliases"] == len(vocab.aliases or ()) > 0
     tokens = {t["text"]: t for t in body["explanation"]["tokens"]}
     assert tokens["router"]["known"]
     assert tokens["router"]["read_as"] in vocab
