@@ -336,7 +336,7 @@ class Vocab:
         self._stoi = {t: i for i, t in enumerate(self.itos)}
         if len(self._stoi) != len(self.itos):
             raise ValueError("vocabulary has duplicate tokens")
-        if aliases is not None and any(not UNK_ID < i < len(self.itos) for i in aliases.ids):
+        if aliases and not UNK_ID < min(aliases.ids) <= max(aliases.ids) < len(self.itos):
             raise ValueError("an alias reads as an id outside the vocabulary")
         self.aliases = aliases
 

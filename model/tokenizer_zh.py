@@ -69,6 +69,10 @@ def is_cjk(ch: str) -> bool:
     return 0x4E00 <= cp <= 0x9FFF or 0x3400 <= cp <= 0x4DBF or 0x20000 <= cp <= 0x2FA1F or 0xF900 <= cp <= 0xFAFF
 
 
+# `is_cjk` as a character class, for whole-text passes in C (the service's language routing).
+CJK_CHARACTER = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
+
+
 def normalize_zh(text: str) -> str:
     """Punctuation to one form, NFKC, lower case, `separate_and_drop`."""
     text = text.translate(_PUNCT_FORMS)

@@ -14,11 +14,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from model.languages import LANGUAGES, language
+from model.tokenizer_zh import CJK_CHARACTER
 
 Script = Literal["latin", "cjk"]  # the values of `model.languages.Language.script`
 _WORD = re.compile(r"[^\W\d_]+")
-# `model.tokenizer_zh.is_cjk` as a character class: counted and blanked out in C, not per character.
-_CJK = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
 
 
 def script_of(text: str) -> Script:
@@ -29,7 +28,7 @@ def script_of(text: str) -> Script:
     """
     if text.isascii():  # the common case, decided without looking at each character
         return "latin"
-    blanked, cjk = _CJK.subn(" ", text)
+    blanked, cjk = CJK_CHARACTER.subn(" ", text)  # counted and blanked out in C
     if cjk == 0:
         return "latin"
     return "cjk" if cjk >= len(_WORD.findall(blanked)) else "latin"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from model.languages import LANGUAGES
+from model.tokenizer_zh import CJK_CHARACTER, is_cjk
 from service.language import Router, detect, script_of
 
 
@@ -57,8 +58,5 @@ def test_nothing_loaded_or_an_unknown_language_is_an_error() -> None:
 
 
 def test_the_script_pattern_is_is_cjk_on_every_character() -> None:
-    from model.tokenizer_zh import is_cjk
-    from service.language import _CJK
-
     every = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
-    assert _CJK.findall(every) == [c for c in every if is_cjk(c)]
+    assert CJK_CHARACTER.findall(every) == [c for c in every if is_cjk(c)]
