@@ -78,12 +78,6 @@ class TrainConfig(BaseModel):
     compositions: int = Field(
         0, ge=0, description="texts composed from five-point training phrases by English construction rules"
     )
-    review_documents: int = Field(
-        0,
-        ge=0,
-        description="labelled reviews (English: IMDB train, the document fit's share) that also train the members "
-        "through their document answer: sentences weighed by how polar they are (0: none)",
-    )
     freeze_embeddings: bool = Field(False, description="keep the (pre-trained) embedding tables fixed")
     vectors: Vectors = Field("none", description="pre-trained token vectors, optionally tuned towards sentiment")
     general_vectors: GeneralVectors = Field(
@@ -108,8 +102,6 @@ class TrainConfig(BaseModel):
             raise ValueError("fgm moves the embedding tables: it needs trainable ones (--no-freeze-embeddings)")
         if self.general_vectors != "none" and (self.vectors == "none" or self.lang != "en"):
             raise ValueError("general_vectors extend English pre-trained vectors (set vectors)")
-        if self.review_documents and (self.lang != "en" or self.corpus == "sst2"):
-            raise ValueError("review_documents train a five-point English model (corpus sst-treebank)")
         if self.aliases and self.general_vectors == "none":
             raise ValueError("aliases are chosen by the general vectors (set general_vectors)")
         if self.vectors == "word2vec+sentiment" and language(self.lang).read_pretraining is None:

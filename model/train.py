@@ -51,7 +51,6 @@ from model.scale import FIVE
 from model.tokenizer import PAD, PAD_ID, UNK, UNK_ID, Aliases, Vocab
 
 Labelled = list[tuple[list[int], int]]  # (token ids, label) per text
-Documents = list[tuple[list[list[int]], int]]  # (each sentence's token ids, polar label) per review
 
 
 @dataclass
@@ -65,7 +64,6 @@ class Prepared:
     tables: dict[str, Tensor]  # initial embedding tables and the bigram keys
     train: Labelled
     dev: Labelled
-    documents: Documents
 
 
 def build_vocab(cfg: TrainConfig, train_tokens: list[list[str]], *pretrained: pretrain.WordVectors | None) -> Vocab:
@@ -152,31 +150,7 @@ def prepare(cfg: TrainConfig, corpus: Corpus | None = None) -> Prepared:
             raise ValueError("compositions are built from five-point phrases (corpus sst-treebank)")
         labelled += augment.composed(phrases, cfg.compositions, vocab, cfg.seed)
     dev = list(zip(encoder.ids(ex.text for ex in corpus.dev), [ex.label for ex in corpus.dev], strict=True))
-    return Prepared(corpus, vocab, encoder, config, tables, labelled, dev, review_documents(cfg, encoder))
-
-
-def review_documents(cfg: TrainConfig, encoder: TextEncoder) -> Documents:
-    """The first ``review_documents`` of the reviews `model.document.fit_documents` fits on (never its
-    held-out check share), each as the sentences the service reads, with its polar label."""
-    read = language(cfg.lang).read_documents
-    if not cfg.review_documents or read is None:
-        return []
-    fitting, _ = document.split(read(Path(cfg.data_dir)))
-    chosen = fitting[: 50 if cfg.dry_run else cfg.review_documents]
-    found = [[p.encoded.ids for p in document.pieces(ex.text, cfg.lang, encoder, "sentences")] for ex in chosen]
-    return [(ids, ex.label) for ids, ex in zip(found, chosen, strict=True) if ids]
-
-
-def document_loss(logits: Tensor, bounds: list[tuple[int, int]], labels: Tensor, shift: Tensor) -> Tensor:
-    """Cross-entropy of each review's polar answer from its sentences' logits (five labels): the
-    sides' probabilities averaged over the sentences, each weighed by how polar it is (1 - P(neutral)),
-    plus a learned ``shift`` of the log-odds. Polar sentences in a review of that label are pulled
-    to it, plot and setting lines towards neutral (where they stop diluting the answer)."""
-    p = F.softmax(logits, dim=-1)
-    weight = 1 - p[:, 2]
-    neg, pos = weight * p[:, :2].sum(-1), weight * p[:, 3:].sum(-1)
-    log_odds = torch.stack([pos[a:b].sum().log() - neg[a:b].sum().log() for a, b in bounds]) + shift
-    return F.binary_cross_entropy_with_logits(log_odds, labels.float())
+    return Prepared(corpus, vocab, encoder, config, tables, labelled, dev)
 
 
 def word_dropout(ids: Tensor, p: float, generator: torch.Generator) -> Tensor:
@@ -215,10 +189,6 @@ def evaluate_logits(model: SentimentRNN, data: Labelled) -> Tensor:
     return logits
 
 
-# Reviews read beside each batch of texts when the recipe trains on review documents.
-REVIEWS_PER_STEP = 2
-
-
 @dataclass
 class MemberJob:
     cfg: TrainConfig
@@ -228,7 +198,6 @@ class MemberJob:
     train: Labelled
     dev: Labelled
     position: int  # of its progress bar
-    documents: Documents
 
 
 class MemberTraining:
@@ -249,9 +218,7 @@ class MemberTraining:
         self.tables = [model.embedding.weight] + ([model.bigram_embedding.weight] if model.bigram_embedding else [])
         for table in self.tables:
             table.requires_grad_(not cfg.freeze_embeddings)
-        self.shift = torch.zeros((), requires_grad=True)  # the documents' lean (see document_loss)
-        self.params = [p for p in model.parameters() if p.requires_grad] + ([self.shift] if job.documents else [])
-        self.next_document = 0
+        self.params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.Adam(self.params, lr=cfg.lr)
         total = math.ceil(len(job.train) / cfg.batch_size) * cfg.epochs
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -277,8 +244,6 @@ class MemberTraining:
         labels = torch.tensor([data[i][1] for i in batch])
         logits = model(ids, lens).logits
         loss = F.cross_entropy(logits, labels)
-        if self.job.documents:
-            loss = loss + self.documents_loss()
         self.optimizer.zero_grad()
         loss.backward()  # type: ignore[no-untyped-call]
         if cfg.fgm > 0:
@@ -294,19 +259,6 @@ class MemberTraining:
                     if k in self.average:
                         self.average[k].mul_(cfg.ema).add_(v, alpha=1 - cfg.ema)
         return loss.item() * len(batch), int((logits.argmax(-1) == labels).sum())
-
-    def documents_loss(self) -> Tensor:
-        """`document_loss` on the next `REVIEWS_PER_STEP` reviews, in a cycle."""
-        docs = self.job.documents
-        chosen = [docs[(self.next_document + k) % len(docs)] for k in range(REVIEWS_PER_STEP)]
-        self.next_document = (self.next_document + REVIEWS_PER_STEP) % len(docs)
-        sequences = [ids for sentences, _ in chosen for ids in sentences]
-        bounds, start = [], 0
-        for sentences, _ in chosen:
-            bounds.append((start, start + len(sentences)))
-            start += len(sentences)
-        logits = self.model(*pad_batch(sequences)).logits
-        return document_loss(logits, bounds, torch.tensor([y for _, y in chosen]), self.shift)
 
     def check(self, record: dict[str, float]) -> None:
         """Dev accuracy of the averaged (or live) weights; remembered when it is the best so far."""
@@ -362,7 +314,7 @@ def train_member(job: MemberJob) -> tuple[dict[str, Tensor], list[dict[str, floa
 def train_members(cfg: TrainConfig, prep: Prepared) -> list[tuple[dict[str, Tensor], list[dict[str, float]]]]:
     """Stage 2: every member, in parallel processes when ``workers`` > 1 (the same weights either way)."""
     jobs = [
-        MemberJob(cfg, cfg.seed + i, prep.config, prep.tables, prep.train, prep.dev, i % cfg.workers, prep.documents)
+        MemberJob(cfg, cfg.seed + i, prep.config, prep.tables, prep.train, prep.dev, i % cfg.workers)
         for i in range(cfg.members)
     ]
     if cfg.workers > 1 and cfg.members > 1:
