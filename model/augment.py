@@ -87,11 +87,13 @@ def composed(
     vocab: Vocab,
     seed: int,
     max_tokens: int = 8,
+    neutral_share: float = 0.2,
 ) -> list[tuple[list[int], int]]:
     """``count`` texts built by TEMPLATES from the five-point training phrases of 1 to
     ``max_tokens`` tokens, each with the label its rule gives: the treebank has few phrases where a
     negator, quantifier or connective meets a phrase of each polarity, so the model reads the word,
-    not the construction ("nothing wrong" as negative)."""
+    not the construction ("nothing wrong" as negative). ``neutral_share`` of the negations take a
+    neutral phrase (the whole stays neutral)."""
     pools: dict[int, list[list[int]]] = {-1: [], 0: [], 1: []}
     subjects = []
     determiners = {vocab.encode([w])[0] for w in DETERMINERS if w in vocab}
@@ -111,7 +113,12 @@ def composed(
     out: list[tuple[list[int], int]] = []
     while len(out) < count:
         tokens, rule = templates[rng.randrange(len(templates))]
-        a_side = rng.choice((-1, 1)) if rule != "flip" else rng.choice((-1, 1, 1, -1, 0))
+        if rule != "flip":
+            a_side = rng.choice((-1, 1))
+        elif neutral_share == 0.2:  # the draw the shipped checkpoint was trained with
+            a_side = rng.choice((-1, 1, 1, -1, 0))
+        else:
+            a_side = 0 if rng.random() < neutral_share else rng.choice((-1, 1))
         if rule == "save":
             a_side = 1
         elif rule == "spoil":

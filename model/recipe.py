@@ -78,6 +78,9 @@ class TrainConfig(BaseModel):
     compositions: int = Field(
         0, ge=0, description="texts composed from five-point training phrases by English construction rules"
     )
+    composed_neutral: float = Field(
+        0.2, ge=0, le=1, description="share of composed negations built on a neutral phrase"
+    )
     freeze_embeddings: bool = Field(False, description="keep the (pre-trained) embedding tables fixed")
     vectors: Vectors = Field("none", description="pre-trained token vectors, optionally tuned towards sentiment")
     general_vectors: GeneralVectors = Field(

@@ -148,7 +148,7 @@ def prepare(cfg: TrainConfig, corpus: Corpus | None = None) -> Prepared:
     if cfg.compositions and cfg.lang == "en":  # composed from the treebank's phrases, as token ids
         if corpus.labels != FIVE:
             raise ValueError("compositions are built from five-point phrases (corpus sst-treebank)")
-        labelled += augment.composed(phrases, cfg.compositions, vocab, cfg.seed)
+        labelled += augment.composed(phrases, cfg.compositions, vocab, cfg.seed, neutral_share=cfg.composed_neutral)
     dev = list(zip(encoder.ids(ex.text for ex in corpus.dev), [ex.label for ex in corpus.dev], strict=True))
     return Prepared(corpus, vocab, encoder, config, tables, labelled, dev)
 
