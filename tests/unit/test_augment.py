@@ -102,3 +102,14 @@ def test_composed_chinese_reviews_take_the_label_of_their_construction(text: str
     assert made[text] == label
     with pytest.raises(ValueError, match="clauses"):
         composed_zh(train[:5], 10, seed=1)
+
+
+def test_the_share_of_negations_on_a_neutral_phrase_is_the_recipes() -> None:
+    vocab, phrases = _vocab_and_phrases()
+
+    def neutral(share: float) -> int:
+        return sum(label == 2 for _, label in composed(phrases, 3000, vocab, seed=3, neutral_share=share))
+
+    assert composed(phrases, 3000, vocab, seed=3, neutral_share=0.2) == composed(phrases, 3000, vocab, seed=3)
+    assert neutral(0.0) == 0  # only a negated neutral phrase is a neutral composition
+    assert neutral(0.2) < neutral(0.34) < neutral(1.0)
