@@ -149,7 +149,7 @@ LANGUAGES: dict[str, Language] = {
             "reviews and GloVe (Wikipedia and news): other domains work, less well (*cr*, *other-domains*). A "
             "longer text is read sentence by sentence and answered from its sentences. Known weak spots, per "
             'category of the behavioural set: negation at a distance ("did not manage to"), double negation, '
-            "a part that fails to rescue the whole, neutral sentences that contain a negation, and polar facts "
+            "negative quantifiers, a part that fails to rescue the whole, and polar facts "
             '("the screen cracked") that it calls neutral.'
         ),
         targets=(

@@ -22,7 +22,7 @@ from service.config import Settings
 
 # (language, evaluated set, measure) -> floor (or, for ECE, ceiling).
 FLOORS: dict[tuple[str, str, str], float] = {
-    ("en", "test", "accuracy"): 0.48,  # SST-5
+    ("en", "test", "accuracy"): 0.475,  # SST-5
     ("en", "sst3-test", "accuracy"): 0.70,
     ("en", "sst2-test", "accuracy"): 0.86,  # the polar answer
     ("en", "imdb-test", "accuracy"): 0.89,  # all 25,000 reviews, every sentence read
@@ -30,6 +30,7 @@ FLOORS: dict[tuple[str, str, str], float] = {
     ("en", "cr", "accuracy"): 0.735,
     ("en", "neutral", "per_class.neutral.recall"): 0.85,  # issue 18: texts with no sentiment answered neutral
     ("en", "behaviour", "accuracy"): 0.67,
+    ("en", "behaviour", "by_category.neutral-negation.accuracy"): 0.75,  # "We don't deliver on Sundays."
     ("zh", "test", "accuracy"): 0.93,
     ("zh", "test-unseen", "accuracy"): 0.91,
     ("zh", "behaviour", "accuracy"): 0.77,
@@ -82,17 +83,20 @@ def test_shipped_checkpoint_reaches_its_measured_levels(lang: str, metrics_of: d
         assert measured[split]["accuracy"] == pytest.approx(ckpt.metrics[split]["accuracy"], abs=1e-6)
 
 
-def test_english_model_beats_vader_on_raw_reviews_and_on_the_scale(
+def test_english_model_beats_vader_on_reviews_on_the_scale_and_in_every_construction(
     data_dir: Path, metrics_of: dict[str, dict[str, Any]]
 ) -> None:
     """VADER only here (the TF-IDF baseline fits on 157k phrases for a minute: the model card has it)."""
     pytest.importorskip("vaderSentiment")
     ours = metrics_of["en"]
-    sets = ("other-domains", "test", "sst3-test", "sst2-test")
+    sets = ("other-domains", "test", "sst3-test", "sst2-test", "behaviour")
     found = baselines(load_checkpoint(language("en").checkpoint_path), data_dir, only=sets, kinds=("vader",))
     (vader,) = found.values()
     for split in sets:
         assert ours[split]["accuracy"] > vader[split]["accuracy"], split
+    # Issue 19: word order read at least as well as the lexicon in every construction.
+    for category, measured in ours["behaviour"]["by_category"].items():
+        assert measured["accuracy"] >= vader["behaviour"]["by_category"][category]["accuracy"], category
 
 
 @pytest.mark.parametrize(
