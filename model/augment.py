@@ -115,7 +115,7 @@ def composed(
         tokens, rule = templates[rng.randrange(len(templates))]
         if rule != "flip":
             a_side = rng.choice((-1, 1))
-        elif neutral_share == 0.2:  # the draw the shipped checkpoint was trained with
+        elif neutral_share == 0.2:  # the draw before a third: older runs and ablation rows rerun as they ran
             a_side = rng.choice((-1, 1, 1, -1, 0))
         else:
             a_side = 0 if rng.random() < neutral_share else rng.choice((-1, 1))
