@@ -309,6 +309,7 @@ class Predictor:
         prefixes = [e.ids[:t] for e in encoded for t in range(1, len(e.ids) + 1)]
         logits = self.classifier.predict_logits(prefixes) if prefixes else None
         baseline = self.classifier.baseline_logits()
+        vocab = self.ckpt.vocab
         out, start = [], 0
         for enc, label, view in zip(encoded, labels, views, strict=True):
             n = len(enc.ids)
@@ -322,7 +323,6 @@ class Predictor:
             )
             start += n
             sentiments = ex.sentiment.tolist()
-            vocab = self.ckpt.vocab
             steps = zip(enc.tokens, enc.ids, ex.contributions.tolist(), ex.running.tolist(), sentiments, strict=True)
             tokens = [
                 {
