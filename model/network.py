@@ -12,6 +12,7 @@ two character ids inside the module, so callers only ever pass character ids.
 
 from __future__ import annotations
 
+import functools
 from array import array
 from dataclasses import asdict, dataclass
 from typing import Any, Literal, NamedTuple
@@ -113,11 +114,43 @@ class SentimentRNN(nn.Module):
         """ids: [batch, max_len] (PAD after each text); lengths: [batch], each >= 1."""
         x = self.input_dropout(self.embed(ids))
         h0 = self.init_hidden(ids.size(0))
-        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
-        packed_out, h_n = self.rnn(packed, h0)
-        outputs, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=ids.size(1))
+        if x.requires_grad and self.config.num_layers == 1:
+            outputs, h_n = self.directions_apart(x, lengths, h0)
+        else:
+            packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            packed_out, h_n = self.rnn(packed, h0)
+            outputs, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=ids.size(1))
         logits = self.head(self.dropout(self.features(outputs, h_n, lengths)))
         return RNNOutput(logits, h_n, outputs)
+
+    def directions_apart(self, x: Tensor, lengths: Tensor, h0: Tensor) -> tuple[Tensor, Tensor]:
+        """The packed pass's outputs and h_n, for training when gradients flow into the input.
+
+        A packed pass slices its input once per step, and the backward of every slice is a zeroed
+        copy of the whole input (pytorch/pytorch#149194): quadratic in the text's length, most of a
+        Chinese training step. Here each direction runs as a one-way `torch.nn.RNN` with this
+        RNN's parameters on padded text, which padding cannot reach: the forward direction reads
+        each text with the padding after it, the reverse direction each text reversed within its
+        length. The same function, to float rounding (tests/unit/test_network.py).
+        """
+        at = torch.arange(x.size(1), device=x.device)
+        length = lengths.to(x.device)[:, None]
+        # Position t of the text reversed within its length; padding positions stay where they are.
+        reverse = torch.where(at < length, length - 1 - at, at)[:, :, None]
+        params = dict(self.rnn.named_parameters())
+        one_way = _one_way_rnn(self.config.embedding_dim, self.config.hidden_size)
+        runs = []
+        for d, suffix in enumerate(("", "_reverse")[: self.config.num_directions]):
+            inputs = x if d == 0 else x.gather(1, reverse.expand(-1, -1, x.size(2)))
+            weights: dict[str, Tensor] = {name: params[name + suffix] for name in _ONE_WAY_PARAMETERS}
+            out, _ = torch.func.functional_call(one_way, weights, (inputs, h0[d : d + 1]))
+            runs.append(out)
+        last = (length - 1)[:, :, None].expand(-1, 1, self.config.hidden_size)
+        h_n = torch.stack([run.gather(1, last)[:, 0] for run in runs])
+        if len(runs) == 2:
+            runs[1] = runs[1].gather(1, reverse.expand(-1, -1, self.config.hidden_size))
+        outputs = torch.cat(runs, 2).masked_fill((at >= length)[:, :, None], 0.0)
+        return outputs, h_n
 
     def features(self, outputs: Tensor, h_n: Tensor, lengths: Tensor) -> Tensor:
         """Pool the RNN states into one vector per text (the input of the linear head)."""
@@ -135,6 +168,15 @@ class SentimentRNN(nn.Module):
             mean = outputs.sum(1) / lengths[:, None].to(outputs.device, outputs.dtype)
             return torch.cat([mean, pooled], dim=1)
         return torch.cat([last, pooled], dim=1)
+
+
+_ONE_WAY_PARAMETERS = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0")
+
+
+@functools.cache
+def _one_way_rnn(input_size: int, hidden_size: int) -> nn.RNN:
+    """A one-layer, one-direction `torch.nn.RNN` whose parameters `directions_apart` supplies."""
+    return nn.RNN(input_size, hidden_size, nonlinearity="tanh", batch_first=True)
 
 
 def bigram_ids(ids: Tensor, keys: Tensor, vocab_size: int) -> Tensor:

@@ -56,6 +56,30 @@ def test_padding_does_not_leak(bidirectional: bool, num_layers: int, pooling: Po
     assert not batched.outputs[1, len(short) :].any()  # no state past the text's end
 
 
+@pytest.mark.parametrize("bidirectional", [True, False])
+def test_training_pass_with_trained_input_is_the_packed_pass(bidirectional: bool) -> None:
+    """When gradients reach the embeddings, the directions run apart on padded text: the same
+    outputs, h_n and gradients as the packed pass (which runs when the input needs no gradient)."""
+    model = make(bidirectional, 1, "mean+max" if bidirectional else "last")
+    ids, lengths = pad_batch([[4, 8, 15, 16, 23, 42, 7], [5, 9, 3], [11], [2, 3, 4, 5, 6]])
+    results = []
+    for trained_input in (False, True):
+        model.zero_grad()
+        model.embedding.weight.requires_grad_(trained_input)
+        out = model(ids, lengths)
+        (out.logits.square().sum() + out.h_n.sum()).backward()  # type: ignore[no-untyped-call]
+        grads = [p.grad.clone() for p in model.rnn.parameters() if p.grad is not None]
+        results.append((out.logits.detach(), out.h_n.detach(), out.outputs.detach(), grads))
+    (packed_logits, packed_h_n, packed_outputs, packed_grads), (logits, h_n, outputs, grads) = results
+    torch.testing.assert_close(logits, packed_logits, rtol=0, atol=1e-6)
+    torch.testing.assert_close(h_n, packed_h_n, rtol=0, atol=1e-6)
+    torch.testing.assert_close(outputs, packed_outputs, rtol=0, atol=1e-6)
+    assert not outputs[1, 3:].any() and model.embedding.weight.grad is not None
+    assert len(grads) == len(packed_grads) == 4 * (2 if bidirectional else 1)
+    for grad, packed_grad in zip(grads, packed_grads, strict=True):
+        torch.testing.assert_close(grad, packed_grad, rtol=0, atol=1e-5)
+
+
 def test_h_n_is_the_tanh_elman_recurrence_from_zero() -> None:
     """h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh), h_0 = 0, written out by hand."""
     model = make(bidirectional=True)
