@@ -127,8 +127,8 @@ class SentimentRNN(nn.Module):
         """The packed pass's outputs and h_n, for training when gradients flow into the input.
 
         A packed pass slices its input once per step, and the backward of every slice is a zeroed
-        copy of the whole input (pytorch/pytorch#149194): quadratic in the text's length, most of a
-        Chinese training step. Here each direction runs as a one-way `torch.nn.RNN` with this
+        copy of the whole input (pytorch/pytorch#149194): quadratic in the text's length, about half
+        of a Chinese training step. Here each direction runs as a one-way `torch.nn.RNN` with this
         RNN's parameters on padded text, which padding cannot reach: the forward direction reads
         each text with the padding after it, the reverse direction each text reversed within its
         length. The same function, to float rounding (tests/unit/test_network.py).
@@ -175,8 +175,11 @@ _ONE_WAY_PARAMETERS = ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0
 
 @functools.cache
 def _one_way_rnn(input_size: int, hidden_size: int) -> nn.RNN:
-    """A one-layer, one-direction `torch.nn.RNN` whose parameters `directions_apart` supplies."""
-    return nn.RNN(input_size, hidden_size, nonlinearity="tanh", batch_first=True)
+    """A one-layer, one-direction `torch.nn.RNN` whose parameters `directions_apart` supplies.
+
+    On the meta device: building it draws nothing from torch's generator, which dropout shares, so
+    a member trains the same whether or not its process built this before."""
+    return nn.RNN(input_size, hidden_size, nonlinearity="tanh", batch_first=True, device="meta")
 
 
 def bigram_ids(ids: Tensor, keys: Tensor, vocab_size: int) -> Tensor:

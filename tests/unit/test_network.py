@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model.network import ModelConfig, Pooling, SentimentRNN, pad_batch
+from model.network import ModelConfig, Pooling, SentimentRNN, _one_way_rnn, pad_batch
 
 
 def make(bidirectional: bool = True, num_layers: int = 1, pooling: Pooling = "last+max") -> SentimentRNN:
@@ -74,10 +74,22 @@ def test_training_pass_with_trained_input_is_the_packed_pass(bidirectional: bool
     torch.testing.assert_close(logits, packed_logits, rtol=0, atol=1e-6)
     torch.testing.assert_close(h_n, packed_h_n, rtol=0, atol=1e-6)
     torch.testing.assert_close(outputs, packed_outputs, rtol=0, atol=1e-6)
-    assert not outputs[1, 3:].any() and model.embedding.weight.grad is not None
+    assert not outputs[1, 3:].any()
+    assert model.embedding.weight.grad is not None
     assert len(grads) == len(packed_grads) == 4 * (2 if bidirectional else 1)
     for grad, packed_grad in zip(grads, packed_grads, strict=True):
         torch.testing.assert_close(grad, packed_grad, rtol=0, atol=1e-5)
+
+
+def test_training_pass_draws_nothing_from_torchs_generator() -> None:
+    """Members trained in one process or several get the same weights only if the pass draws the
+    same random numbers however many members its process ran before (dropout shares the stream)."""
+    model = make(True, 1, "max")
+    model.embedding.weight.requires_grad_(True)
+    _one_way_rnn.cache_clear()
+    state = torch.random.get_rng_state()
+    model(*pad_batch([[4, 8, 15], [16, 23]]))
+    assert torch.equal(torch.random.get_rng_state(), state)
 
 
 def test_h_n_is_the_tanh_elman_recurrence_from_zero() -> None:
