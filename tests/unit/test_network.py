@@ -67,7 +67,7 @@ def test_training_pass_with_trained_input_is_the_packed_pass(bidirectional: bool
         model.zero_grad()
         model.embedding.weight.requires_grad_(trained_input)
         out = model(ids, lengths)
-        (out.logits.square().sum() + out.h_n.sum()).backward()  # type: ignore[no-untyped-call]
+        (out.logits.square().sum() + out.h_n.sum()).backward()
         grads = [p.grad.clone() for p in model.rnn.parameters() if p.grad is not None]
         results.append((out.logits.detach(), out.h_n.detach(), out.outputs.detach(), grads))
     (packed_logits, packed_h_n, packed_outputs, packed_grads), (logits, h_n, outputs, grads) = results
