@@ -29,9 +29,10 @@ def test_same_seed_gives_identical_metrics(data_dir: Path, tmp_path: Path) -> No
     assert rec_c["training"]["history"][0][0]["train_loss"] != rec_a["training"]["history"][0][0]["train_loss"]
 
 
-def test_parallel_members_equal_sequential_members(data_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("freeze_embeddings", [True, False])  # False: the pass of `directions_apart`
+def test_parallel_members_equal_sequential_members(data_dir: Path, tmp_path: Path, freeze_embeddings: bool) -> None:
     """Each member is seeded on its own: training two in parallel processes changes nothing."""
-    cfg = tiny_config(data_dir, tmp_path / "seq.pt").override(members=2, epochs=1, freeze_embeddings=True)
+    cfg = tiny_config(data_dir, tmp_path / "seq.pt").override(members=2, epochs=1, freeze_embeddings=freeze_embeddings)
     seq, _ = train(cfg)
     par, _ = train(cfg.override(workers=2))
     assert len(seq.members) == len(par.members) == 2
