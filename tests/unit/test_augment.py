@@ -92,6 +92,8 @@ def test_chinese_clauses_are_the_recurring_one_sided_ones() -> None:
         ("一点也不差", 1),  # a negated predicate ("很差" without its degree word) flips
         ("太好了", 1),  # a degree word keeps it
         ("不得不说，服务很差", 0),  # a double negation keeps it
+        ("没有人不觉得服务很好", 1),
+        ("不会不差", 0),
         ("虽然服务很差，但是服务很好", 1),  # the clause after the connective decides
         ("除了服务很好以外，服务很差", 0),
     ],
