@@ -127,8 +127,8 @@ class SentimentRNN(nn.Module):
         """The packed pass's outputs and h_n, for training when gradients flow into the input.
 
         A packed pass slices its input once per step, and the backward of every slice is a zeroed
-        copy of the whole input (pytorch/pytorch#149194): quadratic in the text's length, about half
-        of a Chinese training step. Here each direction runs as a one-way `torch.nn.RNN` with this
+        copy of the whole input (pytorch/pytorch#149194): quadratic in the text's length (the
+        profile: docs/training.md). Here each direction runs as a one-way `torch.nn.RNN` with this
         RNN's parameters on padded text, which padding cannot reach: the forward direction reads
         each text with the padding after it, the reverse direction each text reversed within its
         length. The same function, to float rounding (tests/unit/test_network.py).
