@@ -36,7 +36,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from model.network import ModelConfig, SentimentRNN, bigram_ids, pad_batch
+from model.network import ModelConfig, SentimentRNN, bigram_ids, pad_batch, reversed_positions
 
 # Batches of at most this many texts run the narrow loop (one text has no padding to skip, and the
 # loop's two ops per step are the fewest); larger ones the wide loop, which skips ended texts.
@@ -225,11 +225,7 @@ class FastRNN:
 
         def reversed_(ids: Tensor) -> Tensor:
             """Each text reversed within its own length: position t reads index L-1-t (padding stays put)."""
-            if batch == 1:
-                return ids.flip(1)
-            t = torch.arange(steps)[None, :]
-            lens = lengths[:, None]
-            return ids.gather(1, torch.where(t < lens, lens - 1 - t, t))
+            return ids.flip(1) if batch == 1 else ids.gather(1, reversed_positions(lengths, steps))
 
         def rows(ids: Tensor, stride: int, offsets: Tensor) -> Tensor:
             """[T, S, B] row numbers: stream s reads row ids * stride + offsets[s] of its table;

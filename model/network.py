@@ -135,8 +135,7 @@ class SentimentRNN(nn.Module):
         """
         at = torch.arange(x.size(1), device=x.device)
         length = lengths.to(x.device)[:, None]
-        # Position t of the text reversed within its length; padding positions stay where they are.
-        reverse = torch.where(at < length, length - 1 - at, at)[:, :, None]
+        reverse = reversed_positions(length[:, 0], x.size(1))[:, :, None]  # its own inverse
         params = dict(self.rnn.named_parameters())
         one_way = _one_way_rnn(self.config.embedding_dim, self.config.hidden_size)
         runs = []
@@ -180,6 +179,14 @@ def _one_way_rnn(input_size: int, hidden_size: int) -> nn.RNN:
     On the meta device: building it draws nothing from torch's generator, which dropout shares, so
     a member trains the same whether or not its process built this before."""
     return nn.RNN(input_size, hidden_size, nonlinearity="tanh", batch_first=True, device="meta")
+
+
+def reversed_positions(lengths: Tensor, steps: int) -> Tensor:
+    """[batch, steps] indices that read each text reversed within its own length: position t reads
+    L-1-t, and padding positions stay where they are. Applied twice, it is the identity."""
+    t = torch.arange(steps, device=lengths.device)[None, :]
+    lens = lengths[:, None]
+    return torch.where(t < lens, lens - 1 - t, t)
 
 
 def bigram_ids(ids: Tensor, keys: Tensor, vocab_size: int) -> Tensor:
