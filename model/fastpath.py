@@ -1,11 +1,12 @@
-"""An exact, cheaper forward pass for serving one-layer models (single networks and ensembles).
+"""A cheaper forward pass for serving one-layer models (single networks and ensembles).
 
 The same function as averaging `SentimentRNN.forward` over the members in eval mode, computed
-differently:
+differently (and, for token tables, to float16 rounding of the input projection):
 
 - The input projection ``W_ih x_t + b_ih`` (plus ``b_hh``) depends only on the token, so it is
-  precomputed once per vocabulary entry (and per bigram entry, without the biases): each step is
-  one table lookup, one ``W_hh h`` and a tanh, instead of a matmul over the embedding dimension.
+  precomputed once per vocabulary entry and stored in float16, as the embeddings are stored: each
+  step is one table lookup, one ``W_hh h`` and a tanh, instead of a matmul over the embedding
+  dimension. The lookups are widened to float32, in which the recurrence runs.
 - Every member and direction is a "stream"; all streams advance in the same loop as one batched
   matmul (``baddbmm``). The backward direction reads each text reversed within its own length.
 - Texts are sorted by length, so at step t the texts still running are a prefix of the batch and
@@ -24,7 +25,8 @@ differently:
   weights scaled to match (below), one sigmoid per step; the pooled states are mapped back to h at
   the end. Which form is timed once per process, when the first model loads.
 
-`tests/unit/test_fastpath.py` checks it against ``torch.nn.RNN`` to 1e-5.
+`tests/unit/test_fastpath.py` checks it against ``torch.nn.RNN``: to 1e-5 where inputs are projected
+per batch (bigrams), and within float16 rounding of the projection with token tables.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ NARROW_BATCH = 1
 # Steps whose inputs a wide batch gathers at once (and pools at once): few ops per step, and a
 # block of 6 streams x 64 texts x 128 floats stays within a few MB.
 STEP_BLOCK = 8
+# Token tables hold the input projection in float16, half a float32 table's memory: the rounding
+# moves no answer on the English evaluation sets (docs/performance.md, "Memory").
+TABLE_DTYPE = torch.float16
 
 
 class FastRNN:
@@ -87,7 +92,8 @@ class FastRNN:
         if cfg.bigram_vocab_size == 0:
             # Written in place, stream by stream and in row blocks: no per-stream temporaries, no
             # stacking copy, and no float32 copy of a whole embedding table (peak memory is the tables).
-            self.table = torch.empty(streams, cfg.vocab_size, hidden)  # [S, V, H], S = members * directions
+            # [S, V, H], S = members * directions
+            self.table = torch.empty(streams, cfg.vocab_size, hidden, dtype=TABLE_DTYPE)
             for i, (state, _) in enumerate(rnns):
                 _project(state["embedding.weight"], w_ih[i], bias[i], self.table[i])
             self.table_offsets = torch.arange(streams) * cfg.vocab_size  # stream s's rows of the flat table
@@ -257,17 +263,20 @@ class FastRNN:
             index, table = rows(inverse, dirs, offsets.flatten()), projected.view(-1, hidden)
 
         def gather(start: int, stop: int, n: int) -> Tensor:
-            # index_select on flat rows is several times faster than table[index]
-            return table.index_select(0, index[start:stop, :, :n].flatten()).view(stop - start, streams, n, hidden)
+            # index_select on flat rows is several times faster than table[index]; rows of a float16
+            # table are widened (`float` returns a float32 tensor itself, not a copy)
+            rows = table.index_select(0, index[start:stop, :, :n].flatten()).float()
+            return rows.view(stop - start, streams, n, hidden)
 
         return gather
 
 
 def _project(embedding: Tensor, w_ih: Tensor, bias: Tensor, out: Tensor, block: int = 4096) -> None:
-    """out = embedding @ w_ih.T + bias, a block of rows at a time, widening float16 rows per block."""
+    """out = embedding @ w_ih.T + bias, a block of rows at a time: float16 rows widened, the product
+    computed in float32 and stored in out's dtype."""
     for start in range(0, embedding.size(0), block):
         rows = embedding[start : start + block].float()
-        torch.addmm(bias, rows, w_ih.t(), out=out[start : start + block])
+        out[start : start + block] = torch.addmm(bias, rows, w_ih.t())
 
 
 def _running_counts(lengths: list[int], steps: int) -> list[int]:

@@ -31,7 +31,8 @@ class Classifier:
     """The networks of a checkpoint in eval mode, run under ``torch.inference_mode``.
 
     With ``fast=True`` (the default) one-layer models run through `FastRNN`, which gives the same
-    outputs as ``torch.nn.RNN`` (to 1e-5) at a lower cost; ``path`` says which is in use.
+    outputs as ``torch.nn.RNN`` (to float16 rounding of its token tables) at a lower cost; ``path``
+    says which is in use.
     """
 
     def __init__(self, ckpt: Checkpoint, fast: bool = True) -> None:
@@ -43,8 +44,8 @@ class Classifier:
         self.models: list[SentimentRNN] = [] if self.fast else ckpt.build_models()
         self.ckpt = ckpt.without_embeddings() if self.fast else ckpt
         self.path = (
-            "fast: precomputed input projection per token"
-            + (" (per batch, per character-bigram pair, with bigrams)" if cfg.bigram_vocab_size else "")
+            "fast: input projection "
+            + ("per (character, bigram) pair, per batch" if cfg.bigram_vocab_size else "per token, in float16")
             + ", all directions and members in one batched loop"
             if self.fast
             else "torch.nn.RNN (packed sequences)"

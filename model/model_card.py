@@ -299,7 +299,7 @@ def write_card(
     lines += [
         "## Inference cost",
         "",
-        "Median time per text of the forward pass the service uses (exact fast path, 1 torch thread, the first "
+        "Median time per text of the forward pass the service uses (fast path, 1 torch thread, the first "
         f"256 test texts, tokenization excluded): batch 1: **{cost['batch_1_ms_per_text']:.3f} ms**, batch 64: "
         f"**{cost['batch_64_ms_per_text']:.3f} ms**. `bench/RESULTS.md` has the service's end-to-end figures.",
         "",
