@@ -80,7 +80,8 @@ def test_answers_conform_to_the_documented_models(client: TestClient) -> None:
 
 
 def test_hidden_state_equals_torch_rnn_from_zero_h0(client: TestClient, tiny_checkpoint: Path) -> None:
-    """The served h_n is exactly what torch.nn.RNN computes for this text with h0 = zeros."""
+    """The served h_n is what torch.nn.RNN computes for this text with h0 = zeros, to the float16
+    rounding of the fast path's input projection (tests/unit/test_fastpath.py checks the loops exactly)."""
     body = client.post("/predict", json={"text": TEXT, "include_hidden": True}).json()
     ckpt = load_checkpoint(tiny_checkpoint)
     (net,) = ckpt.build_models()
@@ -91,12 +92,12 @@ def test_hidden_state_equals_torch_rnn_from_zero_h0(client: TestClient, tiny_che
         _, h_n = net.rnn(x, h0)
         logits = net(*pad_batch([ids])).logits / ckpt.temperature
     served = torch.tensor([s["values"] for s in body["hidden_state"]["states"]])
-    torch.testing.assert_close(served, h_n[:, 0], rtol=0, atol=1e-5)
+    torch.testing.assert_close(served, h_n[:, 0], rtol=0, atol=2e-3)
     for s, h in zip(body["hidden_state"]["states"], h_n[:, 0], strict=True):
-        assert s["l2_norm"] == pytest.approx(float(h.norm()), abs=1e-5)
-        assert s["std"] == pytest.approx(float(h.std(correction=0)), abs=1e-5)
+        assert s["l2_norm"] == pytest.approx(float(h.norm()), abs=2e-3)
+        assert s["std"] == pytest.approx(float(h.std(correction=0)), abs=2e-3)
         assert s["top_units"][0]["index"] == int(h.abs().argmax())
-    assert list(body["scale"].values()) == pytest.approx(logits.softmax(-1)[0].tolist(), abs=1e-5)
+    assert list(body["scale"].values()) == pytest.approx(logits.softmax(-1)[0].tolist(), abs=2e-3)
 
 
 def test_batch_equals_single(client: TestClient) -> None:
