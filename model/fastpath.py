@@ -46,8 +46,8 @@ NARROW_BATCH = 1
 # Steps whose inputs a wide batch gathers at once (and pools at once): few ops per step, and a
 # block of 6 streams x 64 texts x 128 floats stays within a few MB.
 STEP_BLOCK = 8
-# Token tables hold the input projection in float16, half a float32 table's memory: the rounding
-# moves no answer on the English evaluation sets (docs/performance.md, "Memory").
+# Token tables hold the input projection in float16, half a float32 table's memory; what the
+# rounding does to the answers is measured in docs/performance.md ("Memory", item 6).
 TABLE_DTYPE = torch.float16
 
 

@@ -31,7 +31,7 @@ class Classifier:
     """The networks of a checkpoint in eval mode, run under ``torch.inference_mode``.
 
     With ``fast=True`` (the default) one-layer models run through `FastRNN`, which gives the same
-    outputs as ``torch.nn.RNN`` (to float16 rounding of its token tables) at a lower cost; ``path``
+    outputs as ``torch.nn.RNN`` (to the float16 rounding of a token table's input projection) at a lower cost; ``path``
     says which is in use.
     """
 
