@@ -133,9 +133,8 @@ class SentimentRNN(nn.Module):
         each text with the padding after it, the reverse direction each text reversed within its
         length. The same function, to float rounding (tests/unit/test_network.py).
         """
-        at = torch.arange(x.size(1), device=x.device)
-        length = lengths.to(x.device)[:, None]
-        reverse = reversed_positions(length[:, 0], x.size(1))[:, :, None]  # its own inverse
+        lengths = lengths.to(x.device)
+        reverse = reversed_positions(lengths, x.size(1))[:, :, None]  # its own inverse
         params = dict(self.rnn.named_parameters())
         one_way = _one_way_rnn(self.config.embedding_dim, self.config.hidden_size)
         runs = []
@@ -144,11 +143,12 @@ class SentimentRNN(nn.Module):
             weights: dict[str, Tensor] = {name: params[name + suffix] for name in _ONE_WAY_PARAMETERS}
             out, _ = torch.func.functional_call(one_way, weights, (inputs, h0[d : d + 1]))
             runs.append(out)
-        last = (length - 1)[:, :, None].expand(-1, 1, self.config.hidden_size)
+        last = (lengths - 1)[:, None, None].expand(-1, 1, self.config.hidden_size)
         h_n = torch.stack([run.gather(1, last)[:, 0] for run in runs])
         if len(runs) == 2:
             runs[1] = runs[1].gather(1, reverse.expand(-1, -1, self.config.hidden_size))
-        outputs = torch.cat(runs, 2).masked_fill((at >= length)[:, :, None], 0.0)
+        past_end = torch.arange(x.size(1), device=x.device)[None, :] >= lengths[:, None]
+        outputs = torch.cat(runs, 2).masked_fill(past_end[:, :, None], 0.0)
         return outputs, h_n
 
     def features(self, outputs: Tensor, h_n: Tensor, lengths: Tensor) -> Tensor:
