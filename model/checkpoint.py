@@ -23,7 +23,11 @@ from model.languages import tokenizer_for
 from model.network import ModelConfig, SentimentRNN
 from model.tokenizer import TOKENIZER_VERSION, Aliases, Vocab
 
-FORMAT_VERSION = 1
+# Version 2 stores the vocabulary as one string (its tokens joined by newlines): unpickled as a list,
+# its tens of thousands of strings were most of the time the English file took to load.
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+VOCAB_SEPARATOR = "\n"
 REQUIRED_KEYS = ("format_version", "model_config", "members", "vocab", "labels", "tokenizer")
 
 
@@ -113,7 +117,7 @@ class Checkpoint:
             "model_config": self.model_config.to_dict(),
             "shared": shared,
             "members": members,
-            "vocab": list(self.vocab.itos),
+            "vocab": _vocab_to_str(self.vocab),
             "aliases": _aliases_to_dict(self.vocab.aliases),
             "labels": list(self.labels),
             "language": self.language,
@@ -125,6 +129,21 @@ class Checkpoint:
             "metrics": self.metrics,
             "document": self.document,
         }
+
+
+def _vocab_to_str(vocab: Vocab) -> str:
+    if any(VOCAB_SEPARATOR in token for token in vocab.itos):
+        raise ValueError("a vocabulary token holds a newline, which separates the tokens in the file")
+    return VOCAB_SEPARATOR.join(vocab.itos)
+
+
+def _vocab_from_raw(raw: object) -> list[str]:
+    """Version 2 holds one string; version 1 a list of tokens."""
+    if isinstance(raw, str):
+        return raw.split(VOCAB_SEPARATOR)
+    if isinstance(raw, list) and all(isinstance(token, str) for token in raw):
+        return raw
+    raise ValueError("the vocabulary must be a string of tokens")
 
 
 def _aliases_to_dict(aliases: Aliases | None) -> dict[str, Tensor]:
@@ -176,9 +195,10 @@ def _from_dict(raw: object, path: Path) -> Checkpoint:
     if not isinstance(raw, dict):
         raise CheckpointError(f"checkpoint {path} does not hold a dictionary")
     version = raw.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise CheckpointError(
-            f"checkpoint {path} has format version {version!r}; this code reads version {FORMAT_VERSION}"
+            f"checkpoint {path} has format version {version!r}; this code reads versions "
+            + ", ".join(map(str, READABLE_VERSIONS))
         )
     missing = [k for k in REQUIRED_KEYS if k not in raw]
     if missing:
@@ -186,7 +206,7 @@ def _from_dict(raw: object, path: Path) -> Checkpoint:
     tokenizer = raw["tokenizer"]
     try:
         config = ModelConfig.from_dict(raw["model_config"])
-        vocab = Vocab(raw["vocab"], _aliases_from_dict(raw.get("aliases")))
+        vocab = Vocab(_vocab_from_raw(raw["vocab"]), _aliases_from_dict(raw.get("aliases")))
 
         # Float16 embedding tables stay float16; other floats are read as float32.
         def widen(key: str, value: Tensor) -> Tensor:

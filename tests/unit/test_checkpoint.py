@@ -16,7 +16,7 @@ from model.checkpoint import Checkpoint, CheckpointError, load_checkpoint, save_
 from model.data import sha256_file
 from model.document import Aggregation
 from model.inference import Classifier
-from model.tokenizer import Aliases
+from model.tokenizer import Aliases, Vocab
 
 
 def test_round_trip_gives_identical_logits(tiny_checkpoint: Path, tmp_path: Path) -> None:
@@ -49,7 +49,8 @@ def test_loading_builds_networks_without_the_meta_device_machinery(tiny_checkpoi
 
 def test_checkpoint_holds_everything_needed_to_serve(tiny_checkpoint: Path) -> None:
     raw = torch.load(tiny_checkpoint, weights_only=True)
-    assert raw["format_version"] == 1
+    assert raw["format_version"] == 2
+    assert isinstance(raw["vocab"], str)  # one string: a list of tokens is slow to unpickle
     assert {
         "model_config",
         "members",
@@ -64,6 +65,21 @@ def test_checkpoint_holds_everything_needed_to_serve(tiny_checkpoint: Path) -> N
     assert raw["training"]["data_files"] == {"synthetic": "en"}  # what training read (the data files' SHA-256)
     assert raw["training"]["config"]["seed"] == 7
     assert {"dev", "test"} <= set(raw["metrics"])
+
+
+def test_a_version_1_file_with_its_vocabulary_as_a_list_still_loads(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    raw = torch.load(tiny_checkpoint, weights_only=True)
+    raw.update(format_version=1, vocab=raw["vocab"].split("\n"))
+    old = tmp_path / "v1.pt"
+    torch.save(raw, old)
+    assert load_checkpoint(old).vocab.itos == load_checkpoint(tiny_checkpoint).vocab.itos
+
+
+def test_a_token_holding_a_newline_is_refused_when_saving(tiny_checkpoint: Path, tmp_path: Path) -> None:
+    ckpt = load_checkpoint(tiny_checkpoint)
+    bad = replace(ckpt, vocab=Vocab((*ckpt.vocab.itos, "two\nlines")))
+    with pytest.raises(ValueError, match="newline"):
+        save_checkpoint(bad, tmp_path / "bad.pt")
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -106,7 +122,8 @@ def _truncate(raw: dict[str, Any], key: str) -> None:
         (lambda d: d.update(format_version=99), "format version 99"),
         (lambda d: d.pop("vocab"), "lacks vocab"),
         (lambda d: d.update(tokenizer={"name": "sst-ptb", "version": 42}), "version 42"),
-        (lambda d: d.update(vocab=d["vocab"][:-3]), "does not match"),
+        (lambda d: d.update(vocab="\n".join(d["vocab"].split("\n")[:-3])), "does not match"),
+        (lambda d: d.update(vocab=7), "vocabulary must be a string"),
         (lambda d: d["members"][0].pop("head.weight"), "head.weight"),
         (lambda d: d.update(members=[]), "no model weights"),
         (lambda d: d.update(document={"strength": [0.0, 1.0, 2.0]}), "per-label document weight"),
