@@ -137,13 +137,15 @@ def _vocab_to_str(vocab: Vocab) -> str:
     return VOCAB_SEPARATOR.join(vocab.itos)
 
 
-def _vocab_from_raw(raw: object) -> list[str]:
+def _vocab_from_raw(raw: object, version: int) -> list[str]:
     """Version 2 holds one string; version 1 a list of tokens."""
+    if version == 1:
+        if isinstance(raw, list) and all(isinstance(token, str) for token in raw):
+            return raw
+        raise ValueError("a version 1 vocabulary must be a list of strings")
     if isinstance(raw, str):
         return raw.split(VOCAB_SEPARATOR)
-    if isinstance(raw, list) and all(isinstance(token, str) for token in raw):
-        return raw
-    raise ValueError("the vocabulary must be a string of tokens")
+    raise ValueError("the vocabulary must be one string of newline-separated tokens")
 
 
 def _aliases_to_dict(aliases: Aliases | None) -> dict[str, Tensor]:
@@ -206,7 +208,7 @@ def _from_dict(raw: object, path: Path) -> Checkpoint:
     tokenizer = raw["tokenizer"]
     try:
         config = ModelConfig.from_dict(raw["model_config"])
-        vocab = Vocab(_vocab_from_raw(raw["vocab"]), _aliases_from_dict(raw.get("aliases")))
+        vocab = Vocab(_vocab_from_raw(raw["vocab"], version), _aliases_from_dict(raw.get("aliases")))
 
         # Float16 embedding tables stay float16; other floats are read as float32.
         def widen(key: str, value: Tensor) -> Tensor:
