@@ -58,17 +58,21 @@ def _p99s(rounds: list[dict[str, Any]]) -> str:
 
 
 def render(res: dict[str, Any]) -> str:
-    m, configs = res["machine"], res["configs"]
-    labels = list(configs)
-    sums = [configs[c]["summary"] for c in labels]
-
-    def row(title: str, target: str, cells: list[str], met: list[bool]) -> str:
-        return (
-            f"| {title} | " + " | ".join(f"{c} ({_ok(g)})" for c, g in zip(cells, met, strict=True)) + f" | {target} |"
-        )
-
-    bare = res["bare_rps_median"]
     lines = [
+        *_header(res),
+        *_targets(res),
+        *_rounds(res),
+        *_overload(res["overload"]),
+        *(_documents(res["documents"]) if "documents" in res else []),
+        *_chinese(res),
+        *_forward_costs(res),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _header(res: dict[str, Any]) -> list[str]:
+    m = res["machine"]
+    return [
         "# Benchmark results",
         "",
         f"Measured by `{res['command'].strip()}` on {m['date']}: {m['cpu']}, {m['cores']} cores; Python "
@@ -80,9 +84,24 @@ def render(res: dict[str, Any]) -> str:
         "",
         "Each column is the service serving the English model with `SENTIMENT_ENSEMBLE_MEMBERS` members "
         "(the model card gives each size's accuracy); the Chinese model is loaded too. The bare app is the "
-        f"HTTP floor ({bare:.0f} req/s, median), not a peer: the servers a user would otherwise pick are "
-        "measured against this one in `bench/PEERS.md`.",
+        f"HTTP floor ({res['bare_rps_median']:.0f} req/s, median), not a peer: the servers a user would "
+        "otherwise pick are measured against this one in `bench/PEERS.md`.",
         "",
+    ]
+
+
+def _targets(res: dict[str, Any]) -> list[str]:
+    """One row per target, one column per configuration: its value and whether it meets the target."""
+    configs, bare = res["configs"], res["bare_rps_median"]
+    labels = list(configs)
+    sums = [configs[c]["summary"] for c in labels]
+
+    def row(title: str, target: str, cells: list[str], met: list[bool]) -> str:
+        return (
+            f"| {title} | " + " | ".join(f"{c} ({_ok(g)})" for c, g in zip(cells, met, strict=True)) + f" | {target} |"
+        )
+
+    lines = [
         "## Targets",
         "",
         "| measure | " + " | ".join(labels) + " | target |",
@@ -98,29 +117,36 @@ def render(res: dict[str, Any]) -> str:
             ],
             [s["efficiency"] >= EFFICIENCY_TARGET for s in sums],
         ),
-        *(
-            [
-                row(
-                    "Chinese /predict req/s (ChnSentiCorp test reviews, same server and load) over English",
-                    f">= {ZH_RATIO_TARGET:.2f}",
-                    [
-                        f"{s['zh_rps_median']:.0f} / {s['service_rps_median']:.0f} = **{s['zh_ratio_median']:.2f}**"
-                        if "zh_ratio_median" in s
-                        else "-"
-                        for s in sums
-                    ],
-                    [s.get("zh_ratio_median", 1.0) >= ZH_RATIO_TARGET for s in sums],
-                )
-            ]
-            if any("zh_ratio_median" in s for s in sums)
-            else []
-        ),
-        row("/predict errors", "0", [str(s["service_errors"]) for s in sums], [s["service_errors"] == 0 for s in sums]),
-        *(
-            row(title, target, [fmt.format(s[key]) for s in sums], [meets(s[key]) for s in sums])
-            for title, key, fmt, target, meets in THRESHOLDS
-        ),
-        "",
+    ]
+    if any("zh_ratio_median" in s for s in sums):
+        lines.append(
+            row(
+                "Chinese /predict req/s (ChnSentiCorp test reviews, same server and load) over English",
+                f">= {ZH_RATIO_TARGET:.2f}",
+                [
+                    f"{s['zh_rps_median']:.0f} / {s['service_rps_median']:.0f} = **{s['zh_ratio_median']:.2f}**"
+                    if "zh_ratio_median" in s
+                    else "-"
+                    for s in sums
+                ],
+                [s.get("zh_ratio_median", 1.0) >= ZH_RATIO_TARGET for s in sums],
+            )
+        )
+    lines.append(
+        row("/predict errors", "0", [str(s["service_errors"]) for s in sums], [s["service_errors"] == 0 for s in sums])
+    )
+    lines += [
+        row(title, target, [fmt.format(s[key]) for s in sums], [meets(s[key]) for s in sums])
+        for title, key, fmt, target, meets in THRESHOLDS
+    ]
+    return [*lines, ""]
+
+
+def _rounds(res: dict[str, Any]) -> list[str]:
+    """Each round's figures, then per configuration its batch, concurrency-1, memory and English-only runs."""
+    configs = res["configs"]
+    labels = list(configs)
+    lines = [
         "## Rounds",
         "",
         "| round | bare req/s | bare p50/p90/p99 ms | "
@@ -161,9 +187,11 @@ def render(res: dict[str, Any]) -> str:
             f"{e['predict_rps']:.0f} req/s, /predict/batch {e['batch64_texts_per_s']:.0f} texts/s, errors "
             f"{e['errors']}, peak RSS {e['peak_rss_mb']:.0f} MB."
         )
-    lines.append("")
-    o = res["overload"]
-    lines += [
+    return [*lines, ""]
+
+
+def _overload(o: dict[str, Any]) -> list[str]:
+    return [
         "## Overload",
         "",
         "A service (all members) with `SENTIMENT_QUEUE_SIZE=64` driven by 512 connections (far past capacity):",
@@ -178,39 +206,45 @@ def render(res: dict[str, Any]) -> str:
         else "- did not recover within 10 s",
         "",
     ]
-    if "documents" in res:
-        d = res["documents"]
-        lines += [
-            "## Documents",
-            "",
-            f"Whole IMDB test reviews of 4,500-5,500 characters ({d['reviews']} of them, mean "
-            f"{d['review_chars_mean']:.0f}) through /predict, all members, one connection: {d['review_rps']:.1f} "
-            f"req/s, p50/p90/p99 {_lat({'latency_us': d['review_latency_us']})} ms, "
-            f"**{d['chars_per_s']:,.0f} characters/s** (every sentence read). A 100,000-character text: median "
-            f"{d['text_100k_s']['median']:.3f} s, slowest of 5 {d['text_100k_s']['max']:.3f} s; peak RSS "
-            f"{d['peak_rss_mb']:.0f} MB.",
-            "",
-        ]
-    zh_rounds = [r for c in labels for r in configs[c].get("zh_rounds", [])]
-    if zh_rounds:
-        lines += [
-            "## Chinese",
-            "",
-            "/predict with ChnSentiCorp test reviews (16 connections), on the all-members server right after its "
-            "English run, each round: "
-            + "; ".join(
-                f"{z['rps']:.0f} req/s, p50/p90/p99 {_lat(z)} ms, errors {z['errors_total']}" for z in zh_rounds
-            )
-            + ".",
-            "",
-        ]
-    lines += [
+
+
+def _documents(d: dict[str, Any]) -> list[str]:
+    return [
+        "## Documents",
+        "",
+        f"Whole IMDB test reviews of 4,500-5,500 characters ({d['reviews']} of them, mean "
+        f"{d['review_chars_mean']:.0f}) through /predict, all members, one connection: {d['review_rps']:.1f} "
+        f"req/s, p50/p90/p99 {_lat({'latency_us': d['review_latency_us']})} ms, "
+        f"**{d['chars_per_s']:,.0f} characters/s** (every sentence read). A 100,000-character text: median "
+        f"{d['text_100k_s']['median']:.3f} s, slowest of 5 {d['text_100k_s']['max']:.3f} s; peak RSS "
+        f"{d['peak_rss_mb']:.0f} MB.",
+        "",
+    ]
+
+
+def _chinese(res: dict[str, Any]) -> list[str]:
+    zh_rounds = [r for c in res["configs"].values() for r in c.get("zh_rounds", [])]
+    if not zh_rounds:
+        return []
+    return [
+        "## Chinese",
+        "",
+        "/predict with ChnSentiCorp test reviews (16 connections), on the all-members server right after its "
+        "English run, each round: "
+        + "; ".join(f"{z['rps']:.0f} req/s, p50/p90/p99 {_lat(z)} ms, errors {z['errors_total']}" for z in zh_rounds)
+        + ".",
+        "",
+    ]
+
+
+def _forward_costs(res: dict[str, Any]) -> list[str]:
+    lines = [
         "## Forward cost per text (micro-benchmark, 1 thread, 512 test texts)",
         "",
         "| path | batch 1 | batch 64 |",
         "|---|---|---|",
     ]
-    costs = [(f"English, {c}", configs[c]["forward_cost"]) for c in labels]
+    costs = [(f"English, {c}", config["forward_cost"]) for c, config in res["configs"].items()]
     if "forward_cost_zh" in res:
         costs.append(("Chinese (ChnSentiCorp reviews), all members", res["forward_cost_zh"]))
     for title, f in costs:
@@ -222,4 +256,4 @@ def render(res: dict[str, Any]) -> str:
             f"| {title}: torch.nn.RNN reference | {f['torch_nn_rnn_batch1_us_per_text']:.0f} us | "
             f"{f['torch_nn_rnn_batch64_us_per_text']:.0f} us |"
         )
-    return "\n".join(lines) + "\n"
+    return lines
