@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export SENTIMENT_DATA_DIR ?= $(abspath $(DATA_DIR))
 
-.PHONY: help serve test test-fast lint train evaluate ablations pooled heldout bench ab stages peers cli-bench memory faults fuzz container-smoke clean
+.PHONY: help serve test test-fast lint train evaluate ablations pooled heldout bench ab stages peers cli-bench memory faults fuzz screenshots container-smoke clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -97,6 +97,9 @@ faults: $(VENV)/.dev  ## replica killed / rolling restart behind nginx, slow cli
 
 fuzz: $(VENV)/.dev  ## schemathesis against a real server, many examples (FUZZ_EXAMPLES=1000); writes bench/FUZZ.md
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} FUZZ_REPORT=bench/FUZZ.md $(VENV)/bin/pytest tests/system/test_fuzz.py -v
+
+screenshots: $(VENV)/.dev  ## docs/screenshots: the playground in headless Chromium on the shipped models (needs chromium, chromium-driver)
+	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest -q tests/system/test_playground.py -k screenshots
 
 container-smoke:  ## build the image; check it with docker run, docker-compose and 2 replicas (Docker or podman)
 	scripts/container_smoke.sh

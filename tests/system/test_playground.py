@@ -2,8 +2,9 @@
 
 Uses Debian's ``chromium`` and ``chromium-driver`` (``.ci/run`` installs them). The tiny fixture model
 is barely trained, so these tests assert structure and agreement with the API, never which label a
-sentence gets. ``UPDATE_SCREENSHOTS=1`` rewrites ``docs/screenshots/`` (with the checkpoint named by
-``SENTIMENT_CHECKPOINT`` when set); otherwise the screenshots go to a temporary folder.
+sentence gets. ``UPDATE_SCREENSHOTS=1`` rewrites ``docs/screenshots/`` from a server on the shipped
+models (the English checkpoint named by ``SENTIMENT_CHECKPOINT`` when set): the docs show what a
+user gets, never the tiny model. Otherwise the screenshots go to a temporary folder.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
+from model.languages import language
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow
@@ -87,11 +89,12 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _start(checkpoint: Path, log: Path, api_key: str | None = None) -> Server:
+def _start(checkpoint: Path, log: Path, api_key: str | None = None, zh_checkpoint: Path | None = None) -> Server:
     """Start a real `uvicorn` process on a free port (not yet ready: see `_wait_ready`)."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SENTIMENT_")}
-    env.update(SENTIMENT_CHECKPOINT=str(checkpoint), SENTIMENT_CHECKPOINT_ZH="none", SENTIMENT_LOG_LEVEL="warning")
+    env.update(SENTIMENT_CHECKPOINT=str(checkpoint), SENTIMENT_CHECKPOINT_ZH=str(zh_checkpoint or "none"))
+    env["SENTIMENT_LOG_LEVEL"] = "warning"
     env["SENTIMENT_MAX_TEXT_CHARS"] = "5000"  # the page reads the configured limit; a small one types fast
     if api_key:
         env["SENTIMENT_API_KEY"] = api_key
@@ -498,17 +501,17 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 @pytest.fixture
 def screenshot_server(server: Server, tmp_path: Path) -> Iterator[Server]:
-    """The module's server, or with UPDATE_SCREENSHOTS=1 and SENTIMENT_CHECKPOINT, one on that model."""
-    checkpoint = os.environ.get("SENTIMENT_CHECKPOINT")
-    if UPDATE_SCREENSHOTS and checkpoint:
-        real = _start(Path(checkpoint), tmp_path / "server.log")
-        try:
-            _wait_ready(real)
-            yield real
-        finally:
-            _stop(real)
-    else:
+    """The module's server, or with UPDATE_SCREENSHOTS=1 one on the shipped models."""
+    if not UPDATE_SCREENSHOTS:
         yield server
+        return
+    checkpoint = Path(os.environ.get("SENTIMENT_CHECKPOINT") or language("en").checkpoint_path)
+    real = _start(checkpoint, tmp_path / "server.log", zh_checkpoint=language("zh").checkpoint_path)
+    try:
+        _wait_ready(real)
+        yield real
+    finally:
+        _stop(real)
 
 
 @pytest.mark.parametrize(
