@@ -98,7 +98,7 @@ faults: $(VENV)/.dev  ## replica killed / rolling restart behind nginx, slow cli
 fuzz: $(VENV)/.dev  ## schemathesis against a real server, many examples (FUZZ_EXAMPLES=1000); writes bench/FUZZ.md
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-1000} FUZZ_REPORT=bench/FUZZ.md $(VENV)/bin/pytest tests/system/test_fuzz.py -v
 
-screenshots: $(VENV)/.dev  ## docs/screenshots: the playground in headless Chromium on the shipped models (needs chromium, chromium-driver)
+screenshots: $(VENV)/.dev  ## docs/screenshots: the playground in headless Chromium on the shipped models (needs chromium, chromium-driver, a CJK font: fonts-wqy-microhei)
 	UPDATE_SCREENSHOTS=1 $(VENV)/bin/pytest -q tests/system/test_playground.py -k screenshots
 
 container-smoke:  ## build the image; check it with docker run, docker-compose and 2 replicas (Docker or podman)
