@@ -27,6 +27,8 @@ WORKDIR /build
 
 # Dependencies first (their layer survives source edits): [project].dependencies of pyproject.toml,
 # pinned by constraints.txt. No dev/train extras. `wheel[s]` matches nothing when ./wheels is absent.
+# Serving never imports torch's dependencies sympy, mpmath and networkx (a test serves every
+# route with them unimportable): uninstalled.
 # Inference needs none of torch's headers, C++ test binaries or CMake files (~200 MB): removed;
 # the libraries lose their static symbol tables (~90 MB; the dynamic symbols stay).
 COPY pyproject.toml constraints.txt wheel[s] ./
@@ -35,6 +37,7 @@ RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))
     && if [ -n "$(find . -maxdepth 1 -name 'torch-*.whl')" ]; then set -- --find-links .; \
        else set -- --extra-index-url "${TORCH_INDEX_URL}"; fi \
     && pip install "$@" -c constraints.txt -r requirements.txt \
+    && pip uninstall -y sympy mpmath networkx \
     && pip uninstall -y pip setuptools \
     && site=$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
     && rm -rf "$site"/torch/include "$site"/torch/test "$site"/torch/share/cmake \

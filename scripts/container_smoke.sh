@@ -269,4 +269,31 @@ bytes=$(docker image inspect -f '{{.Size}}' "$IMAGE")
 size="$IMAGE: $((bytes / 1000000)) MB ($(awk -v b="$bytes" 'BEGIN { printf "%.2f", b / 1073741824 }') GiB)"
 [ "$bytes" -le "$MAX_IMAGE_BYTES" ] || die "$size is over $MAX_IMAGE_BYTES bytes"
 ok "$size, goal <= $((MAX_IMAGE_BYTES / 1000000)) MB"
+# ---------------------------------------------------------------- start-up
+# Inside the image, as the service starts there: the time from `python -m service` to /ready, on one
+# CPU (as `make bench` pins the service on the host), five starts, the median.
+step "start to /ready inside the image (one CPU)"
+took=$(docker run --rm --cpuset-cpus 0 "${ZH_ENV[@]}" "$IMAGE" python -c '
+import os, statistics, subprocess, sys, time, urllib.request
+runs = []
+for i in range(5):
+    port = str(18100 + i)
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "service"], env={**os.environ, "SENTIMENT_PORT": port},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while time.perf_counter() - start < 60:
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=1).status == 200:
+                break
+        except OSError:
+            time.sleep(0.01)
+    else:
+        sys.exit("not ready after 60 s")
+    runs.append(time.perf_counter() - start)
+    proc.terminate()
+    proc.wait()
+print(f"median {statistics.median(runs):.2f} s (" + ", ".join(f"{r:.2f}" for r in runs) + ")")
+') || die "the service did not start inside the image"
+ok "$took"
+
 printf '\ncontainer smoke test passed\n'

@@ -6,6 +6,8 @@ The container itself is exercised by ``make container-smoke`` (needs Docker or p
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -212,3 +214,59 @@ def test_compose_file_passes_docker_compose_config() -> None:
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# ----------------------------------------------------------------------------- image contents
+
+# torch depends on these, but serving never imports them; the image uninstalls them (~100 MB).
+LEFT_OUT_OF_IMAGE = ("sympy", "mpmath", "networkx")
+
+SERVE_WITHOUT_THEM = """
+import json, sys
+for name in sys.argv[1:]:
+    sys.modules[name] = None  # as in the image, where they are not installed: importing one fails
+from fastapi.testclient import TestClient
+from service.app import create_app
+from service.cli import main
+
+document = "The opening is slow. " * 20 + "But the ending is wonderful, and I loved the cast."
+posts = [
+    ("/predict", {"text": document, "explain": True, "sentences": True, "include_hidden": True}),
+    ("/predict", {"text": "Not bad at all.", "binary": True}),
+    ("/predict", {"text": "这家酒店的服务很好，房间也干净。", "explain": True}),
+    ("/predict/batch", {"texts": ["A fine film.", " ", "Dull."], "explain": True}),
+    ("/v2/models/sentiment-rnn/infer", {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["Good."]}]}),
+    ("/predict", {"txt": "a typo"}),
+]
+gets = ["/", "/health", "/ready", "/model", "/models", "/metrics", "/docs", "/openapi.json", "/v2/models/sentiment-rnn"]
+with TestClient(create_app()) as client:
+    status = {f"POST {path} {i}": client.post(path, json=body).status_code for i, (path, body) in enumerate(posts)}
+    status |= {f"GET {path}": client.get(path).status_code for path in gets}
+status["cli predict"] = main(["predict", "A fine film.", "一般般"])
+print(json.dumps(status))
+"""
+
+
+def test_the_service_runs_without_the_torch_dependencies_the_image_leaves_out() -> None:
+    """Every route and the command line, on the shipped models, with those modules unimportable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SENTIMENT_")}
+    env["SENTIMENT_LOG_LEVEL"] = "warning"
+    result = subprocess.run(
+        [sys.executable, "-c", SERVE_WITHOUT_THEM, *LEFT_OUT_OF_IMAGE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        cwd=ROOT,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    status = json.loads(result.stdout.strip().splitlines()[-1])
+    assert status.pop("POST /predict 5") == 422  # the typo is refused, not a 500
+    assert status.pop("cli predict") == 0
+    assert set(status.values()) == {200}, status
+
+
+def test_the_image_uninstalls_what_serving_leaves_out() -> None:
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    assert re.search(r"pip uninstall -y " + " ".join(LEFT_OUT_OF_IMAGE), text)
