@@ -235,7 +235,8 @@ posts = [
     ("/predict", {"text": "Not bad at all.", "binary": True}),
     ("/predict", {"text": "这家酒店的服务很好，房间也干净。", "explain": True}),
     ("/predict/batch", {"texts": ["A fine film.", " ", "Dull."], "explain": True}),
-    ("/v2/models/sentiment-rnn/infer", {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1], "data": ["Good."]}]}),
+    ("/v2/models/sentiment-rnn/infer", {"inputs": [{"name": "text", "datatype": "BYTES", "shape": [1],
+                                                    "data": ["Good."]}]}),
     ("/predict", {"txt": "a typo"}),
 ]
 gets = ["/", "/health", "/ready", "/model", "/models", "/metrics", "/docs", "/openapi.json", "/v2/models/sentiment-rnn"]
