@@ -207,6 +207,13 @@ def bigram_texts(tokens: Sequence[Sequence[str]]) -> list[list[str]]:
     return [["<s>" + t[0], *(a + b for a, b in itertools.pairwise(t))] for t in tokens if t]
 
 
+def _tokens_digest(texts: Sequence[Sequence[str]]) -> str:
+    digest = hashlib.sha256()
+    for tokens in texts:
+        digest.update(("\x1f".join(tokens) + "\x1e").encode())
+    return digest.hexdigest()
+
+
 def pretrained(
     cfg: TrainConfig, corpus: Corpus, tokenize: Callable[[str], list[str]], train_tokens: list[list[str]]
 ) -> tuple[WordVectors | None, WordVectors | None]:
@@ -214,8 +221,10 @@ def pretrained(
     saved there, keyed by everything they depend on, so that runs of the same recipe share them."""
     if cfg.vectors == "none":
         return None, None
+    texts = [tokenize(ex.text) for ex in corpus.pretraining] + train_tokens
     key: dict[str, object] = {k: getattr(cfg, k) for k in _CACHE_KEY}
     key["data"] = corpus.checksums
+    key["texts"] = _tokens_digest(texts)  # a changed tokenizer changes the vectors; the files' checksums do not
     cache = None
     if cfg.cache_dir:
         digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
@@ -223,7 +232,6 @@ def pretrained(
         if cache.is_file():
             raw = torch.load(cache, weights_only=True)
             return tuple(WordVectors(v["words"], v["vectors"]) if v else None for v in raw)  # type: ignore[return-value]
-    texts = [tokenize(ex.text) for ex in corpus.pretraining] + train_tokens
     w2v = {"epochs": cfg.w2v_epochs, "negative": cfg.w2v_negative, "window": cfg.w2v_window, "seed": cfg.seed}
     vectors = word2vec(texts, cfg.embedding_dim, min_count=cfg.w2v_min_count, **w2v)
     if cfg.vectors == "word2vec+sentiment":

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 
-from model.pretrain import WordVectors, nearest_words
+from model.pretrain import WordVectors, nearest_words, pretrained
 from model.recipe import TrainConfig
-from model.tokenizer import PAD, UNK
+from model.tokenizer import PAD, UNK, tokenize
 from model.train import train, word_dropout
 from tests import synthetic
 
@@ -54,3 +56,27 @@ def test_nearest_words_pick_the_closest_vocabulary_word_by_cosine() -> None:
     itos = [PAD, UNK, "good", "bad", "modem"]
     pairs = nearest_words(itos, WordVectors(words, vectors), most_frequent=6)
     assert pairs == [("great", 2), ("awful", 3), ("router", 4)]
+
+
+def test_cached_vectors_are_keyed_by_the_texts_as_tokenized(tmp_path: Path) -> None:
+    """A tokenizer that reads the same files differently must not get the vectors cached for the
+    old reading: the files' checksums alone would not tell them apart."""
+    corpus = synthetic.corpus("en")
+    corpus.pretraining = corpus.train
+    cfg = CFG.override(vectors="word2vec", w2v_epochs=1, w2v_min_count=1, cache_dir=str(tmp_path))
+    train_tokens = [tokenize(ex.text) for ex in corpus.train]
+    first, _ = pretrained(cfg, corpus, tokenize, train_tokens)
+    again, _ = pretrained(cfg, corpus, tokenize, train_tokens)
+    assert first is not None
+    assert again is not None
+    assert len(list(tmp_path.iterdir())) == 1  # the second call read the cache
+    assert torch.equal(first.vectors, again.vectors)
+
+    def shouted(text: str) -> list[str]:
+        return [t.upper() for t in tokenize(text)]
+
+    other, _ = pretrained(cfg, corpus, shouted, train_tokens)
+    assert other is not None
+    assert len(list(tmp_path.iterdir())) == 2  # a new entry, not the first one's vectors
+    assert "GOOD" in other.words
+    assert "GOOD" not in first.words
