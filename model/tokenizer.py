@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
+import html
 import itertools
 import re
 import unicodedata
@@ -183,8 +184,31 @@ def separate_and_drop(text: str) -> str:
     return text.translate(_SEPARATE_AND_DROP)
 
 
+# HTML that users paste with their text (scraped reviews, web forms): an element's tag separates
+# words ("<br />", "<b>", "</p>"), an entity is its character ("&#39;", "&quot;", "&amp;"). Only
+# elements that carry text are tags here, so "<3" and "x <y" stay text, and only entities that end
+# in ";" are read, so "AT&T" and "r&b" stay as typed.
+_HTML_TAG = re.compile(
+    r"</?(?:a|abbr|b|big|blockquote|br|center|cite|code|del|div|em|font|h[1-6]|hr|i|img|ins|li|mark|ol|p|pre"
+    r"|q|s|small|span|strike|strong|sub|sup|table|tbody|td|tfoot|th|thead|tr|tt|u|ul)(?:\s[^<>]*)?/?>",
+    re.IGNORECASE,
+)
+_HTML_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});", re.IGNORECASE)
+
+
+def without_markup(text: str) -> str:
+    """``text`` with HTML element tags as spaces and character entities decoded (English)."""
+    if "<" in text:
+        text = _HTML_TAG.sub(" ", text)
+    if "&" in text:
+        text = _HTML_ENTITY.sub(lambda m: html.unescape(m.group()), text)
+    return text
+
+
 def normalize(text: str) -> str:
-    """Unicode-normalize and lower-case: full-width forms, smart quotes and dashes become ASCII."""
+    """Unicode-normalize and lower-case: full-width forms, smart quotes and dashes become ASCII;
+    HTML markup is read as what it displays (`without_markup`)."""
+    text = without_markup(text)
     if text.isascii():  # the common case, and NFKC, the table and the categories are no-ops on it
         return _ASCII_CONTROL.sub(" ", text.lower())
     return separate_and_drop(unicodedata.normalize("NFKC", text).translate(_TRANSLATE).lower())

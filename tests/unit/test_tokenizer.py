@@ -32,6 +32,12 @@ from model.tokenizer import PAD, UNK, UNK_ID, Aliases, Vocab, tokenize, tokenize
             ["\u65e5\u672c\u8a9e", "and", "\u0440\u0443\u0441\u0441\u043a\u0438\u0439"],
         ),
         ("a\x00b\u200dc\td", ["a", "bc", "d"]),
+        # HTML pasted with the text: tags separate words, entities are their characters
+        ("<p>Great product, <b>love</b> it!</p>", ["great", "product", ",", "love", "it", "!"]),
+        ("Loved it.<br /><br />Will return", ["loved", "it", ".", "will", "return"]),
+        ('<DIV CLASS="r">Nice</DIV>', ["nice"]),
+        ("don&#39;t &quot;fine&quot; &amp; AT&T", ["do", "n't", "``", "fine", "''", "&", "at", "&", "t"]),
+        ("<3 x <y z> &lt;b&gt;", ["love", "x", "<", "y", "z", ">", "<", "b", ">"]),
         ("", []),
         ("   \n\t ", []),
     ],
@@ -59,7 +65,7 @@ def test_tokenize_is_idempotent_on_sst_text(sst: str) -> None:
 PIECES = [*"abcxyzIU019", " ", " ", " ", ".", "..", '"', "'", ":)", ":-(", "(", ")", "b.", "i.", "u.s."]
 PIECES += ["n't", "'s", "-", "--", "/", "\\/", "*", "http://x.y/z", "www.a", "<3", "!!!", "?", ",", "\t"]
 PIECES += ["\n", "mr.", "e.g.", "1,000", "2nd", "'90s", "'em", "-lrb-", "``", "''", "cannot", "dont"]
-PIECES += ["goooood", "\x1c", "\u00e9", "\u3000", "\U0001f600"]
+PIECES += ["goooood", "\x1c", "\u00e9", "\u3000", "\U0001f600", "<br />", "<b>", "</p>", "&#39;", "&amp;", "&"]
 
 
 def test_chunk_cache_gives_the_whole_text_tokenization() -> None:
