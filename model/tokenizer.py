@@ -196,10 +196,15 @@ _HTML_TAG = re.compile(
 _HTML_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});", re.IGNORECASE)
 
 
+def without_tags(text: str) -> str:
+    """``text`` with HTML element tags as spaces (English and Chinese)."""
+    return _HTML_TAG.sub(" ", text) if "<" in text else text
+
+
 def without_markup(text: str) -> str:
-    """``text`` with HTML element tags as spaces and character entities decoded (English)."""
-    if "<" in text:
-        text = _HTML_TAG.sub(" ", text)
+    """``text`` with HTML element tags as spaces and character entities decoded (English; the
+    Chinese training reviews hold their entities undecoded, so Chinese reads them as they come)."""
+    text = without_tags(text)
     if "&" in text:
         text = _HTML_ENTITY.sub(lambda m: html.unescape(m.group()), text)
     return text

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from model.tokenizer import CharacterTable, separate_and_drop
+from model.tokenizer import CharacterTable, separate_and_drop, without_tags
 
 ZH_TOKENIZER_VERSION = 1
 
@@ -74,8 +74,8 @@ CJK_CHARACTER = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\
 
 
 def normalize_zh(text: str) -> str:
-    """Punctuation to one form, NFKC, lower case, `separate_and_drop`."""
-    text = text.translate(_PUNCT_FORMS)
+    """HTML tags as spaces (`without_tags`), punctuation to one form, NFKC, lower case, `separate_and_drop`."""
+    text = without_tags(text).translate(_PUNCT_FORMS)
     # Nearly every review is NFKC already once its punctuation is mapped (the mapping's forms are
     # ASCII or map to themselves, so mapping again would change nothing): the check is far cheaper.
     if not unicodedata.is_normalized("NFKC", text):

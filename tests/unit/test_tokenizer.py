@@ -7,6 +7,7 @@ import random
 import pytest
 
 from model.tokenizer import PAD, UNK, UNK_ID, Aliases, Vocab, tokenize, tokenize_whole
+from model.tokenizer_zh import tokenize_zh
 
 
 @pytest.mark.parametrize(
@@ -44,6 +45,12 @@ from model.tokenizer import PAD, UNK, UNK_ID, Aliases, Vocab, tokenize, tokenize
 )
 def test_tokenize_raw_text(text: str, expected: list[str]) -> None:
     assert tokenize(text) == expected
+
+
+def test_chinese_reads_html_tags_as_spaces_and_entities_as_they_come() -> None:
+    """ChnSentiCorp's reviews hold entities undecoded ("&#183;"), so the Chinese model learned them so."""
+    assert tokenize_zh("<p>房间<b>很好</b></p>") == ["房", "间", "很", "好"]
+    assert tokenize_zh("价格&#183;服务") == ["价", "格", "&", "#", "183", ";", "服", "务"]
 
 
 @pytest.mark.parametrize(
