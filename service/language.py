@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from model.languages import LANGUAGES, language
+from model.tokenizer import without_tags
 from model.tokenizer_zh import CJK_CHARACTER
 
 Script = Literal["latin", "cjk"]  # the values of `model.languages.Language.script`
@@ -31,7 +32,7 @@ def script_of(text: str) -> Script:
     blanked, cjk = CJK_CHARACTER.subn(" ", text)  # counted and blanked out in C
     if cjk == 0:
         return "latin"
-    return "cjk" if cjk >= len(_WORD.findall(blanked)) else "latin"
+    return "cjk" if cjk >= len(_WORD.findall(without_tags(blanked))) else "latin"  # a tag's name is no word
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ from service.language import Router, detect, script_of
         ("房间很干净, location is great", "cjk"),  # 5 characters, 3 words
         ("the 功夫 scenes were great", "latin"),  # 2 characters, 4 words
         ("功夫 film", "cjk"),  # a tie goes to the CJK model
+        ("<b>好</b>", "cjk"),  # HTML tags are not words
+        ("<i>the 功夫 scenes were great</i>", "latin"),
         ("Ein schöner Film", "latin"),
         ("A gorgeous, witty film.", "latin"),
         ("12345 !!!", "latin"),
