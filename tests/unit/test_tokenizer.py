@@ -39,6 +39,9 @@ from model.tokenizer_zh import tokenize_zh
         ('<DIV CLASS="r">Nice</DIV>', ["nice"]),
         ("don&#39;t &quot;fine&quot; &amp; AT&T", ["do", "n't", "``", "fine", "''", "&", "at", "&", "t"]),
         ("<3 x <y z> &lt;b&gt;", ["love", "x", "<", "y", "z", ">", "<", "b", ">"]),
+        # Markdown emphasis is its words; a censored word, an identifier, a rating keep their marks
+        ("**Great** product, _awful_ box, *sigh*", ["great", "product", ",", "awful", "box", ",", "sigh"]),
+        ("f*** snake_case 5*", ["f", "\\*", "\\*", "\\*", "snake", "_", "case", "5", "\\*"]),
         ("", []),
         ("   \n\t ", []),
     ],
@@ -72,7 +75,8 @@ def test_tokenize_is_idempotent_on_sst_text(sst: str) -> None:
 PIECES = [*"abcxyzIU019", " ", " ", " ", ".", "..", '"', "'", ":)", ":-(", "(", ")", "b.", "i.", "u.s."]
 PIECES += ["n't", "'s", "-", "--", "/", "\\/", "*", "http://x.y/z", "www.a", "<3", "!!!", "?", ",", "\t"]
 PIECES += ["\n", "mr.", "e.g.", "1,000", "2nd", "'90s", "'em", "-lrb-", "``", "''", "cannot", "dont"]
-PIECES += ["goooood", "\x1c", "\u00e9", "\u3000", "\U0001f600", "<br />", "<b>", "</p>", "&#39;", "&amp;", "&"]
+PIECES += ["goooood", "\x1c", "\u00e9", "\u3000", "\U0001f600"]
+PIECES += ["<br />", "<b>", "</p>", "&#39;", "&amp;", "&", "**", "_"]
 
 
 def test_chunk_cache_gives_the_whole_text_tokenization() -> None:
