@@ -31,6 +31,9 @@ KINDS: dict[str, str] = {
     "only punctuation": "!?.,;:'\"()[]{}-…",
     "mixed scripts": "good Привет 好电影 جميل अच्छा 映画 ",
     "zero-width and BOM": "go\u200bod\u200d\ufeff ",
+    "unclosed HTML tags": "<a x",
+    "HTML entities": "&#1114111;&amp;&bogus",
+    "unclosed emphasis marks": "*a _b ",
 }
 
 
