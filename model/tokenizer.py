@@ -220,7 +220,7 @@ def without_markup(text: str) -> str:
 
 def normalize(text: str) -> str:
     """Unicode-normalize and lower-case: full-width forms, smart quotes and dashes become ASCII;
-    HTML markup is read as what it displays (`without_markup`)."""
+    HTML markup and Markdown emphasis are read as what they display (`without_markup`)."""
     text = without_markup(text)
     if text.isascii():  # the common case, and NFKC, the table and the categories are no-ops on it
         return _ASCII_CONTROL.sub(" ", text.lower())
