@@ -17,11 +17,12 @@ from the training side (`fit`) and kept in the checkpoint.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -70,6 +71,10 @@ def pieces(text: str, lang: str, encoder: TextEncoder, reads: Literal["sentences
     """What the model reads of ``text``, in order: each sentence on its own (long ones in parts),
     or, for a model trained on whole texts, the text itself when it fits, else runs of consecutive
     sentences that fit. A text without any non-whitespace character gives []."""
+    if len(text) > encoder.max_length:
+        # A long sentence is halved until its parts fit, and a half's first prefix is often its
+        # parent's (a repetitive text repeats many more): each distinct string is tokenized once.
+        encoder = replace(encoder, tokenize=functools.cache(encoder.tokenize))
     if reads == "texts":
         start, end = len(text) - len(text.lstrip()), len(text.rstrip())
         if start >= end:

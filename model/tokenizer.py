@@ -397,6 +397,8 @@ class Vocab:
         get = self._stoi.get
         ids = [get(t, UNK_ID) for t in tokens]
         if self.aliases is not None and UNK_ID in ids:
-            alias = self.aliases.get
-            return [alias(t) if i == UNK_ID else i for t, i in zip(tokens, ids, strict=True)]
+            # each distinct unknown token looked up once: a text repeats its unknown words
+            unknown = {t for t, i in zip(tokens, ids, strict=True) if i == UNK_ID}
+            read = {t: self.aliases.get(t) for t in unknown}
+            return [read[t] if i == UNK_ID else i for t, i in zip(tokens, ids, strict=True)]
         return ids

@@ -31,6 +31,22 @@ def test_a_sentence_longer_than_the_model_reads_is_cut_at_whitespace_into_pieces
     assert sum(len(p.encoded.ids) for p in found) == len(tokenize(text))
 
 
+def test_a_long_sentence_is_cut_tokenizing_each_distinct_string_once() -> None:
+    """Halving a long sentence asks for the same prefixes again (a half starts where its parent
+    does), and a repetitive text for the same strings many times: each is tokenized once."""
+    calls: list[str] = []
+
+    def counting(text: str) -> list[str]:
+        calls.append(text)
+        return tokenize(text)
+
+    text = "good film " * 200
+    found = pieces(text, "en", TextEncoder(counting, max_length=6, vocab=EN.vocab), "sentences")
+    assert sum(len(p.encoded.ids) for p in found) == len(tokenize(text))
+    assert len(calls) == len(set(calls))
+    assert [p.span for p in found] == [p.span for p in pieces(text, "en", EN, "sentences")]
+
+
 def test_a_model_of_whole_texts_reads_a_text_whole_when_it_fits_else_runs_of_sentences() -> None:
     short = "房间很好。服务也好！"
     (whole,) = pieces(short, "zh", ZH, "texts")
