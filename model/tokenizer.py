@@ -186,8 +186,8 @@ def separate_and_drop(text: str) -> str:
 
 # HTML that users paste with their text (scraped reviews, web forms): an element's tag separates
 # words ("<br />", "<b>", "</p>"), an entity is its character ("&#39;", "&quot;", "&amp;"). Only
-# elements that carry text are tags here, so "<3" and "x <y" stay text, and only entities that end
-# in ";" are read, so "AT&T" and "r&b" stay as typed.
+# the names of common HTML elements make a tag, so "<3" and "x <y" stay text, and only entities that
+# end in ";" are read, so "AT&T" and "r&b" stay as typed.
 _HTML_TAG = re.compile(
     r"</?(?:a|abbr|b|big|blockquote|br|center|cite|code|del|div|em|font|h[1-6]|hr|i|img|ins|li|mark|ol|p|pre"
     r"|q|s|small|span|strike|strong|sub|sup|table|tbody|td|tfoot|th|thead|tr|tt|u|ul)(?:\s[^<>]*)?/?>",
