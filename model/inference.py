@@ -31,8 +31,8 @@ class Classifier:
     """The networks of a checkpoint in eval mode, run under ``torch.inference_mode``.
 
     With ``fast=True`` (the default) one-layer models run through `FastRNN`, which gives the same
-    outputs as ``torch.nn.RNN`` (to the float16 rounding of a token table's input projection) at a lower cost; ``path``
-    says which is in use.
+    outputs as ``torch.nn.RNN`` (to the float16 rounding of a token table's input projection) at a
+    lower cost; ``path`` says which is in use.
     """
 
     def __init__(self, ckpt: Checkpoint, fast: bool = True) -> None:
