@@ -273,13 +273,13 @@ def tokenize(text: str) -> list[str]:
     """
     text = normalize(text)
     if not text.isascii() or _crosses_space(text):
-        return _attach_abbreviations(_tokens(text))
-    return _attach_abbreviations(list(itertools.chain.from_iterable(map(_chunk_tokens, text.split()))))
+        return _across_spaces(_tokens(text))
+    return _across_spaces(list(itertools.chain.from_iterable(map(_chunk_tokens, text.split()))))
 
 
 def tokenize_whole(text: str) -> list[str]:
     """The definition of `tokenize`: the token pattern run over the whole normalized text."""
-    return _attach_abbreviations(_tokens(normalize(text)))
+    return _across_spaces(_tokens(normalize(text)))
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -309,6 +309,27 @@ def _tokens(text: str) -> list[str]:
         else:  # url, escaped, initials, lead: already in SST form
             tokens.append(piece)
     return tokens
+
+
+def _across_spaces(tokens: list[str]) -> list[str]:
+    """The rewrites that join tokens a space separates, done on the whole text's tokens."""
+    return _attach_abbreviations(_join_split_negations(tokens))
+
+
+def _join_split_negations(tokens: list[str]) -> list[str]:
+    """Read "don 't" and "can ' t" (an apostrophe split off by hand or by another tool, as in the
+    CR and MR corpora) as "don't": "do" "n't", "ca" "n't"."""
+    if "t" not in tokens:
+        return tokens  # the usual case
+    out: list[str] = []
+    for tok in tokens:
+        if tok == "t" and len(out) >= 2 and out[-1] == "'" and out[-2] + "t" in _BARE_NEGATIONS:
+            word = out[-2] + "t"
+            del out[-2:]
+            out.extend(_BARE_NEGATIONS[word])
+        else:
+            out.append(tok)
+    return out
 
 
 def _attach_abbreviations(tokens: list[str]) -> list[str]:

@@ -17,6 +17,9 @@ from model.tokenizer_zh import tokenize_zh
         ("I can't believe it's not butter...", ["i", "ca", "n't", "believe", "it", "'s", "not", "butter", "..."]),
         ("Won't, don't, cannot", ["wo", "n't", ",", "do", "n't", ",", "can", "not"]),
         ("dont wont isnt", ["do", "n't", "wo", "n't", "is", "n't"]),
+        # an apostrophe split off by hand or by another tool; a quoted letter stays as it was
+        ("I don 't, can ' t, wasn' t", ["i", "do", "n't", ",", "ca", "n't", ",", "was", "n't"]),
+        ("the letter ' t ', it 't", ["the", "letter", "'", "t", "'", ",", "it", "'", "t"]),
         ("they're we've I'll she'd I'm", ["they", "'re", "we", "'ve", "i", "'ll", "she", "'d", "i", "'m"]),
         ('He said "wow" -- really', ["he", "said", "``", "wow", "''", "--", "really"]),
         ("Mr. Smith's writer/director debut.", ["mr.", "smith", "'s", "writer\\/director", "debut", "."]),
@@ -76,7 +79,7 @@ PIECES = [*"abcxyzIU019", " ", " ", " ", ".", "..", '"', "'", ":)", ":-(", "(", 
 PIECES += ["n't", "'s", "-", "--", "/", "\\/", "*", "http://x.y/z", "www.a", "<3", "!!!", "?", ",", "\t"]
 PIECES += ["\n", "mr.", "e.g.", "1,000", "2nd", "'90s", "'em", "-lrb-", "``", "''", "cannot", "dont"]
 PIECES += ["goooood", "\x1c", "\u00e9", "\u3000", "\U0001f600"]
-PIECES += ["<br />", "<b>", "</p>", "&#39;", "&amp;", "&", "**", "_"]
+PIECES += ["<br />", "<b>", "</p>", "&#39;", "&amp;", "&", "**", "_", "don", "can", "t"]
 
 
 def test_chunk_cache_gives_the_whole_text_tokenization() -> None:
