@@ -175,10 +175,14 @@ def _tfidf(analyzer: Literal["word", "char"], ngrams: tuple[int, int]) -> Callab
     def fit(corpus: Corpus, model_labels: tuple[str, ...]) -> Predict:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
+        from threadpoolctl import threadpool_limits
 
         vec = TfidfVectorizer(analyzer=analyzer, ngram_range=ngrams, sublinear_tf=True)
         x = vec.fit_transform([ex.text for ex in corpus.train])
-        lr = LogisticRegression(C=10, max_iter=2000).fit(x, [ex.label for ex in corpus.train])
+        # One BLAS thread: the solver's sums then add up in one order, so the card's figures do not
+        # depend on the machine's core count.
+        with threadpool_limits(1):
+            lr = LogisticRegression(C=10, max_iter=2000).fit(x, [ex.label for ex in corpus.train])
 
         def predict(texts: list[str], view: scale.View) -> torch.Tensor:
             probs = torch.from_numpy(lr.predict_proba(vec.transform(texts))).float()
