@@ -6,6 +6,13 @@ shuts down (`service.server`).
 
 from __future__ import annotations
 
+import gc
+
+# Start-up makes millions of objects that live as long as the process (torch's and FastAPI's
+# modules, then the models); collecting while they are made finds nothing to free. The lifespan
+# collects once, freezes what was loaded and turns collection back on (`service.app`).
+gc.disable()
+
 import sys
 from typing import cast
 
@@ -38,6 +45,7 @@ def uvicorn_config(app: ASGIApp | str, s: Settings) -> uvicorn.Config:
 def main() -> None:
     s = get_settings()
     if s.workers > 1:  # as uvicorn.run does: each worker process imports and builds the app itself
+        gc.enable()  # this process only supervises; it runs no lifespan
         config = uvicorn_config("service.app:create_app", s)
         Multiprocess(config, sockets=[config.bind_socket()]).run()
         return

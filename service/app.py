@@ -42,8 +42,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # Everything loaded so far (models, vocabularies, tokenizer tables) lives as long as the
     # process: move it out of the garbage collector's reach, so that full collections under load
     # do not walk it again and again (what that did to latency and throughput: `docs/performance.md`).
-    gc.collect()
+    # Not collected first: start-up leaves little garbage, and finding it walks every object, a
+    # noticeable part of start-up. Python's own advice for `gc.freeze`: disable early
+    # (`python -m service` does), freeze, enable.
     gc.freeze()
+    gc.enable()
     memory.serve_from_heap()
     state.ready = True
     try:
