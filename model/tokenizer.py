@@ -72,6 +72,16 @@ _BARE_NEGATIONS = {
     )
 }
 _BARE_NEGATIONS.update({"cant": ("ca", "n't"), "wont": ("wo", "n't"), "aint": ("ai", "n't")})
+# The same for the other clitics, where the bare form is no other English word ("its", "ill", "were",
+# "lets" and "id" are, so they stay as written).
+_BARE_CONTRACTIONS = {
+    **_BARE_NEGATIONS,
+    "im": ("i", "'m"),
+    **{w + "ve": (w, "'ve") for w in ("i", "you", "we", "they")},
+    **{w + "re": (w, "'re") for w in ("you", "they")},
+    **{w + "ll": (w, "'ll") for w in ("you", "they", "it")},
+    **{w + "s": (w, "'s") for w in ("that", "there", "what", "he", "she")},
+}
 _SPECIAL_WORDS = {"cannot": ("can", "not")}
 _CLITICS = ("n't", "'s", "'re", "'ve", "'ll", "'d", "'m")
 _ABBREVIATIONS = frozenset(
@@ -234,8 +244,8 @@ def _split_word(word: str) -> list[str]:
     word = word.replace("\\/", "/").replace("/", "\\/")
     if word in _SPECIAL_WORDS:
         return list(_SPECIAL_WORDS[word])
-    if word in _BARE_NEGATIONS:
-        return list(_BARE_NEGATIONS[word])
+    if word in _BARE_CONTRACTIONS:
+        return list(_BARE_CONTRACTIONS[word])
     for clitic in _CLITICS:
         if word.endswith(clitic) and len(word) > len(clitic):
             return [*_split_word(word[: -len(clitic)]), clitic]

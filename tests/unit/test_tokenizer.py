@@ -17,6 +17,8 @@ from model.tokenizer_zh import tokenize_zh
         ("I can't believe it's not butter...", ["i", "ca", "n't", "believe", "it", "'s", "not", "butter", "..."]),
         ("Won't, don't, cannot", ["wo", "n't", ",", "do", "n't", ",", "can", "not"]),
         ("dont wont isnt", ["do", "n't", "wo", "n't", "is", "n't"]),
+        ("Im sure thats what youre after", ["i", "'m", "sure", "that", "'s", "what", "you", "'re", "after"]),
+        ("its ill lets id were", ["its", "ill", "lets", "id", "were"]),  # words in their own right
         # an apostrophe split off by hand or by another tool; a quoted letter stays as it was
         ("I don 't, can ' t, wasn' t", ["i", "do", "n't", ",", "ca", "n't", ",", "was", "n't"]),
         ("the letter ' t ', it 't", ["the", "letter", "'", "t", "'", ",", "it", "'", "t"]),
