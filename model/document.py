@@ -353,7 +353,9 @@ def fit_documents(ckpt: Checkpoint, data_dir: Path, limit: int | None = None) ->
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m model.document CHECKPOINT``: fit how a checkpoint combines sentence answers into a
-    document's, rescore it and write it back (with its sidecar and metrics record)."""
+    document's, rescore it and write it back (with its sidecar and metrics record). With
+    ``--rescore-only``, keep the fitted combination and only rescore: after a change to how texts are
+    read, the metrics a file stores are what it does now."""
     import argparse
     import json
 
@@ -364,13 +366,16 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=main.__doc__)
     p.add_argument("checkpoint", type=Path)
     p.add_argument("--data-dir", type=Path, default=default_data_dir())
+    p.add_argument("--rescore-only", action="store_true", help="keep the fitted combination")
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     ckpt = load_checkpoint(args.checkpoint)
-    fit_documents(ckpt, args.data_dir)
+    if not args.rescore_only:
+        fit_documents(ckpt, args.data_dir)
     corpus = corpus_of(ckpt, args.data_dir)
     ckpt.metrics = {"by_members": by_members(ckpt, corpus), **score(ckpt, corpus)}
-    command, step = ckpt.training.get("command", ""), f"python -m model.document {args.checkpoint.name}"
+    step = f"python -m model.document {args.checkpoint.name}" + (" --rescore-only" if args.rescore_only else "")
+    command = ckpt.training.get("command", "")
     if step not in command:
         ckpt.training["command"] = f"{command} && {step}" if command else step
     sha = save_checkpoint(ckpt, args.checkpoint)

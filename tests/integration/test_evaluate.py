@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from model.checkpoint import load_checkpoint, save_checkpoint
-from model.evaluate import main, seed_spread
+from model.data import sha256_file
+from model.document import main as document_main
+from model.evaluate import corpus_of, main, score, seed_spread
 from model.train import train
 from tests.conftest import LEAN_IMDB_REVIEWS, dev_test, tiny_config
 
@@ -53,3 +55,22 @@ def test_cli_prints_metrics_and_writes_the_card(
     one = printed["seed_spread"][0]["dev"]
     assert f"{100 * one['mean']:.2f}% ± {100 * one['sd']:.2f}" in text
     assert (tmp_path / "ens-training.png").stat().st_size > 1000
+
+
+def test_rescoring_keeps_the_fit_and_stores_what_the_file_does(
+    ensemble: Path, lean_data_dir: Path, tmp_path: Path
+) -> None:
+    """`python -m model.document --rescore-only`, run after a change to how texts are read."""
+    path = tmp_path / "copy.pt"
+    before = load_checkpoint(ensemble)
+    before.metrics = {}
+    save_checkpoint(before, path)
+    document_main([str(path), "--data-dir", str(lean_data_dir), "--rescore-only"])
+    after = load_checkpoint(path)
+    assert after.document == before.document
+    corpus = corpus_of(after, lean_data_dir)
+    corpus.extra = {}
+    assert after.metrics["dev"] == score(after, corpus)["dev"]
+    assert after.training["command"].endswith("python -m model.document copy.pt --rescore-only")
+    assert (tmp_path / "copy.pt.sha256").read_text().split()[0] == sha256_file(path)
+    assert json.loads((tmp_path / "copy.metrics.json").read_text())["metrics"]["test"]["n"] == 2210
