@@ -9,11 +9,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import opencc
+
 from model import data
 from model.data import Example
 from model.scale import BINARY, FIVE, THREE, View
 from model.tokenizer import tokenize
 from model.tokenizer_zh import tokenize_zh
+
+_TO_TAIWAN = opencc.OpenCC("s2twp")
 
 EVAL_SETS = Path(__file__).resolve().parent / "eval_sets"
 DRY_RUN_SIZES = {"train": 1500, "dev": 200, "test": 200, "pretraining": 300}
@@ -206,6 +210,10 @@ def read_chnsenticorp(data_dir: Path) -> Corpus:
         dev=data.read_chnsenticorp(data_dir, "dev"),
         test=test,
         checksums=data.checksums(data_dir, list(data.CHNSENTICORP_FILES.values())),
-        # Some test reviews also occur in train: the rest are reported on their own too.
-        extra={"test-unseen": [ex for ex in test if ex.text not in seen]},
+        extra={
+            # Some test reviews also occur in train: the rest are reported on their own too.
+            "test-unseen": [ex for ex in test if ex.text not in seen],
+            # Test as a user in Taiwan would write it (OpenCC's s2twp: characters, then Taiwan's words).
+            "test-traditional": [Example(_TO_TAIWAN.convert(ex.text), ex.label) for ex in test],
+        },
     )

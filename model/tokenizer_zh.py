@@ -1,14 +1,18 @@
 """Chinese text -> tokens: one token per CJK character, as the RNN reads one character per step.
 
-Runs of Latin letters and digits stay whole (lower-cased: "WIN7", "15.4"), full-width and
-half-width punctuation map to one form, whitespace is dropped. Characters outside the training
-vocabulary (rare or traditional forms, emoji without a mapping) become UNK at encoding time.
+Traditional characters are read as the simplified ones the model was trained on (OpenCC's
+``t2s``, which converts by phrase, so "乾隆" stays while "乾淨" becomes "干净"). Runs of Latin letters
+and digits stay whole (lower-cased: "WIN7", "15.4"), full-width and half-width punctuation map to
+one form, whitespace is dropped. Characters outside the training vocabulary (rare forms, emoji
+without a mapping) become UNK at encoding time.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+
+import opencc
 
 from model.tokenizer import CharacterTable, separate_and_drop, without_tags
 
@@ -73,9 +77,26 @@ def is_cjk(ch: str) -> bool:
 CJK_CHARACTER = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f]")
 
 
+# ChnSentiCorp is simplified Chinese (a few dozen reviews hold traditional characters); users in
+# Taiwan and Hong Kong write traditional, whose characters the model met too rarely to read.
+_TO_SIMPLIFIED = opencc.OpenCC("t2s")
+
+
+def _simplified(text: str) -> str:
+    """``text`` with traditional characters as simplified ones; a text holding a lone surrogate (which
+    a JSON escape can make) is left as it is, as OpenCC cannot encode it."""
+    if text.isascii():
+        return text
+    try:
+        return str(_TO_SIMPLIFIED.convert(text))
+    except UnicodeEncodeError:
+        return text
+
+
 def normalize_zh(text: str) -> str:
-    """HTML tags as spaces (`without_tags`), punctuation to one form, NFKC, lower case, `separate_and_drop`."""
-    text = without_tags(text).translate(_PUNCT_FORMS)
+    """HTML tags as spaces (`without_tags`), traditional characters as simplified (`_simplified`),
+    punctuation to one form, NFKC, lower case, `separate_and_drop`."""
+    text = _simplified(without_tags(text)).translate(_PUNCT_FORMS)
     # Nearly every review is NFKC already once its punctuation is mapped (the mapping's forms are
     # ASCII or map to themselves, so mapping again would change nothing): the check is far cheaper.
     if not unicodedata.is_normalized("NFKC", text):

@@ -27,12 +27,13 @@ FLOORS: dict[tuple[str, str, str], float] = {
     ("en", "sst2-test", "accuracy"): 0.86,  # the polar answer
     ("en", "imdb-test", "accuracy"): 0.89,  # all 25,000 reviews, every sentence read
     ("en", "imdb-test", "longer_than.1500.accuracy"): 0.88,  # reviews over 1,500 characters
-    ("en", "cr", "accuracy"): 0.735,
+    ("en", "cr", "accuracy"): 0.74,
     ("en", "neutral", "per_class.neutral.recall"): 0.85,  # issue 18: texts with no sentiment answered neutral
     ("en", "behaviour", "accuracy"): 0.67,
     ("en", "behaviour", "by_category.neutral-negation.accuracy"): 0.75,  # "We don't deliver on Sundays."
     ("zh", "test", "accuracy"): 0.93,
     ("zh", "test-unseen", "accuracy"): 0.91,
+    ("zh", "test-traditional", "accuracy"): 0.93,  # read as simplified (unconverted: 0.86)
     ("zh", "behaviour", "accuracy"): 0.77,
 }
 CEILINGS = {("en", "sst3-test", "ece"): 0.05, ("zh", "test", "ece"): 0.05}

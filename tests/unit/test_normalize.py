@@ -6,10 +6,13 @@ import random
 import re
 import unicodedata
 
+import opencc
+
 from model.tokenizer import _TRANSLATE, normalize, separate_and_drop, without_markup, without_tags
 from model.tokenizer_zh import _EMOJI, _PUNCT, normalize_zh, tokenize_zh
 
 DROPPED = frozenset("\ufe0e\ufe0f" + "".join(map(chr, range(0x1F3FB, 0x1F400))))
+TO_SIMPLIFIED = opencc.OpenCC("t2s")
 EVERY_CHARACTER = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF)
 
 
@@ -22,7 +25,8 @@ def separate_and_drop_definition(text: str) -> str:
 
 
 def tokenize_zh_definition(text: str) -> list[str]:
-    text = unicodedata.normalize("NFKC", without_tags(text).translate(_PUNCT)).translate(_PUNCT).lower()
+    text = TO_SIMPLIFIED.convert(without_tags(text))
+    text = unicodedata.normalize("NFKC", text.translate(_PUNCT)).translate(_PUNCT).lower()
     text = separate_and_drop_definition(text)
     tokens = re.findall(r"[a-z0-9]+(?:\.[0-9]+)?|\.{2,}|\S", text)
     return ["..." if t.startswith("..") else _EMOJI.get(t, t) for t in tokens]

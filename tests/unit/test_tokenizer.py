@@ -55,6 +55,13 @@ def test_tokenize_raw_text(text: str, expected: list[str]) -> None:
     assert tokenize(text) == expected
 
 
+def test_chinese_reads_traditional_characters_as_simplified() -> None:
+    assert tokenize_zh("這家酒店的服務很好，房間也很乾淨。") == tokenize_zh("这家酒店的服务很好，房间也很干净。")
+    assert tokenize_zh("乾隆年間") == ["乾", "隆", "年", "间"]  # by phrase: the name keeps its 乾
+    assert tokenize_zh("著名的酒店，干净") == list("著名的酒店,干净")  # simplified text as it was
+    assert tokenize_zh("好\ud800的") == ["好", "\ud800", "的"]  # a lone surrogate: read unconverted
+
+
 def test_chinese_reads_html_tags_as_spaces_and_entities_as_they_come() -> None:
     """ChnSentiCorp's reviews hold entities undecoded ("&#183;"), so the Chinese model learned them so."""
     assert tokenize_zh("<p>房间<b>很好</b></p>") == ["房", "间", "很", "好"]
