@@ -77,6 +77,9 @@ def build_vocab(cfg: TrainConfig, train_tokens: list[list[str]], *pretrained: pr
         *sorted((t for t, c in counts.items() if c >= cfg.min_freq or t in known), key=lambda t: (-counts[t], t)),
     ]
     have = set(itos)
+    if cfg.compositions and cfg.lang == "en":  # the construction rules' own words, however rare in training
+        itos += sorted(augment.TEMPLATE_WORDS - have)
+        have |= augment.TEMPLATE_WORDS
     for vectors in pretrained:
         if vectors is not None and (not cfg.vocab_size or len(itos) < cfg.vocab_size):
             new = [w for w in vectors.words if w not in have]
