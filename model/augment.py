@@ -71,10 +71,10 @@ TEMPLATES: tuple[tuple[str, str], ...] = (
     ("not even {a} could spoil {b}", "spoil"),
     ("{a} does not take away from {b}", "spoil"),
 )
-TEMPLATE_WORDS = frozenset(t for text, _ in TEMPLATES for t in text.split() if t not in ("{a}", "{b}", "{n}"))
 SIDE_LABEL = {-1: 1, 0: 2, 1: 3}  # the five-point label a composed text gets: a mild one
 DETERMINERS = frozenset(["the", "a", "an", "this", "that", "its", "his", "her", "their", "my", "our", "your"])
 SLOTS = ("{a}", "{b}", "{n}")
+TEMPLATE_WORDS = frozenset(t for text, _ in TEMPLATES for t in text.split() if t not in SLOTS)
 
 
 def side(label: int) -> int:

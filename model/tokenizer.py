@@ -333,10 +333,9 @@ def _join_split_negations(tokens: list[str]) -> list[str]:
         return tokens  # the usual case
     out: list[str] = []
     for tok in tokens:
-        if tok == "t" and len(out) >= 2 and out[-1] == "'" and out[-2] + "t" in _BARE_NEGATIONS:
-            word = out[-2] + "t"
-            del out[-2:]
-            out.extend(_BARE_NEGATIONS[word])
+        joined = _BARE_NEGATIONS.get(out[-2] + "t") if tok == "t" and len(out) >= 2 and out[-1] == "'" else None
+        if joined:
+            out[-2:] = joined
         else:
             out.append(tok)
     return out

@@ -10,7 +10,7 @@ import gc
 
 # Start-up makes millions of objects that live as long as the process (torch's and FastAPI's
 # modules, then the models); collecting while they are made finds nothing to free. The lifespan
-# collects once, freezes what was loaded and turns collection back on (`service.app`).
+# freezes what was loaded and turns collection back on (`service.app`).
 gc.disable()
 
 import sys
